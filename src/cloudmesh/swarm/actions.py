@@ -1,0 +1,122 @@
+"""Which phases each command runs, in order; `create` is prepare, install, configure, verify.
+
+An action is a list of phases (k0sctl's action/apply.go): a new command is a new list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from cloudmesh.swarm.inventory import Inventory
+from cloudmesh.swarm.options import RunOptions
+from cloudmesh.swarm.phases import Phase
+from cloudmesh.swarm.phases.configure import ConfigurePhase
+from cloudmesh.swarm.phases.install import InstallPhase
+from cloudmesh.swarm.phases.prepare import PreparePhase
+from cloudmesh.swarm.phases.reset import ResetPhase
+from cloudmesh.swarm.phases.verify import VerifyPhase
+from cloudmesh.swarm.report import Reporter
+from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
+
+ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
+    "check": (PreparePhase(),),
+    "install": (PreparePhase(), InstallPhase()),
+    "init": (PreparePhase(), ConfigurePhase()),
+    "create": (PreparePhase(), InstallPhase(), ConfigurePhase(), VerifyPhase()),
+    "verify": (VerifyPhase(),),
+    "reset": (ResetPhase(),),
+    "status": (),
+}
+
+
+def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: Reporter,
+               skip_verify: bool = False, show_status: bool = False, as_json: bool = False,
+               connector: Connector = ssh_connector) -> int:
+    """Run the named action on every host; return the exit code (0 ok, 1 a host failed)."""
+    return asyncio.run(_run(name, inventory, options, reporter, skip_verify, show_status,
+                            as_json, connector))
+
+
+async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: Reporter,
+               skip_verify: bool, show_status: bool, as_json: bool, connector: Connector) -> int:
+    runner = Runner(inventory, options, reporter, connector)
+    try:
+        await runner.connect()
+        ok = True
+        if name != "status" and any(r.failed for r in runner.results.values()):
+            ok = False
+        for phase in ACTIONS[name] if ok else ():
+            if skip_verify and isinstance(phase, VerifyPhase):
+                continue
+            ok = await (phase.run(runner) if isinstance(phase, VerifyPhase) else runner.run_phase(phase))
+            if not ok:
+                break
+        failed = [n for n, r in runner.results.items() if r.failed]
+        if name != "status":
+            changed = [n for n, r in runner.results.items() if r.changed]
+            reporter.summary(failed, changed, len(runner.results), options.dry_run)
+        if name == "status" or (show_status and ok and not options.dry_run):
+            runner.mark_stale()
+            await runner.refresh()
+            data = status_data(runner)
+            reporter.status(data, as_json)
+            if name == "status":
+                return 0 if all(n["state"] == "ready" for n in data["nodes"]) else 1
+        return 1 if failed else 0
+    finally:
+        reporter.close()
+        await runner.close()
+
+
+def status_data(runner: Runner) -> dict[str, Any]:
+    """One row per inventory host (plus swarm nodes not in the inventory), JSON-ready."""
+    ctx = runner.ctx
+    leader = ctx.leader()
+    rows = {row.id: row for row in ctx.node_rows()}
+    seen: set[str] = set()
+    nodes = []
+    for spec in ctx.inventory.hosts:
+        facts = ctx.facts.get(spec.name)
+        node_id = facts.swarm.node_id if facts and facts.swarm else ""
+        row = rows.get(node_id)
+        error = runner.results[spec.name].error
+        if spec.name not in runner.transports:
+            state = "unreachable"
+        elif row is None:
+            state = "not in swarm"
+        else:
+            state = row.status.lower()
+            seen.add(row.id)
+        nodes.append({
+            "host": spec.name,
+            "address": spec.address,
+            "hostname": facts.hostname if facts else None,
+            "node_id": row.id if row else None,
+            "role": ("manager" if row.is_manager else "worker") if row else None,
+            "leader": bool(row and row.is_leader),
+            "state": state,
+            "manager_status": (row.manager_status or None) if row else None,
+            "availability": row.availability.lower() if row else None,
+            "engine": (row.engine_version if row else None) or (facts.docker_version if facts else None),
+            "error": str(error) if error and state == "unreachable" else None,
+        })
+    for row in rows.values():
+        if row.id not in seen:
+            nodes.append({
+                "host": f"({row.hostname})", "address": row.addr or None, "hostname": row.hostname,
+                "node_id": row.id, "role": "manager" if row.is_manager else "worker",
+                "leader": row.is_leader, "state": row.status.lower(),
+                "manager_status": row.manager_status or None,
+                "availability": row.availability.lower(), "engine": row.engine_version or None,
+                "error": "not in the inventory",
+            })
+    swarm = None
+    if leader is not None:
+        state = ctx.facts[leader].swarm
+        assert state is not None
+        swarm = {"id": state.cluster_id, "leader": next(
+            (n["host"] for n in nodes if n["leader"]), None),
+            "managers": sum(1 for r in rows.values() if r.is_manager), "nodes": len(rows)}
+    return {"cluster": ctx.inventory.name, "swarm": swarm, "nodes": nodes}

@@ -1,0 +1,1 @@
+"""Command-line layers: `cms-swarm` (main.py) and the lab sub-commands (lab.py)."""

@@ -1,0 +1,178 @@
+"""`cms-swarm`: parse arguments, build the inventory, run an action, map errors to exit codes.
+
+Exit codes: 0 success, 1 a host failed, 2 bad input (and then nothing was done).
+This is the only module that turns exceptions into exit codes; `run` is the only exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from cloudmesh.swarm import __version__
+from cloudmesh.swarm.errors import InputError, SwarmError, UsageError
+
+COMMANDS = {
+    "create": "all phases: check, install Docker, form the swarm, verify; then show status",
+    "check": "preflight checks only (the prepare phase); changes nothing",
+    "install": "install and start the Docker engine (docker.io)",
+    "init": "form or complete the swarm: init, join managers, join workers, labels",
+    "verify": "test the swarm: node health, a test service on every node, overlay, mesh",
+    "status": "one table of nodes, plus hosts that are unreachable or not in the swarm",
+    "reset": "every host leaves the swarm (workers first); --purge also removes Docker",
+}
+CHANGES_HOSTS = {"create", "install", "init", "reset"}
+EPILOG = """\
+hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
+or 10.1.1.[2-5] with --user/--key/--port. Exit codes: 0 ok, 1 a host failed,
+2 bad input (nothing was done). Logs: ~/.cloudmesh/swarm/logs/<cluster>/<host>.log
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cms-swarm", description="From bare Debian-family hosts to a verified Docker Swarm.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"cloudmesh-swarm {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        _add_host_options(sub)
+        if name in CHANGES_HOSTS:
+            sub.add_argument("--dry-run", action="store_true",
+                             help="print per host the exact commands it would run; change nothing")
+        if name in ("create", "init"):
+            sub.add_argument("--force", action="store_true",
+                             help="allow an even number of managers")
+        if name in ("create", "verify"):
+            sub.add_argument("--test-image", default="busybox", metavar="IMAGE",
+                             help="busybox-like image (sh, httpd, nc) for the test service "
+                                  "(default: busybox)")
+            sub.add_argument("--verify-port", type=_port, default=38080, metavar="PORT",
+                             help="host-mode port of the test service (default: 38080)")
+        if name == "create":
+            sub.add_argument("--skip-verify", action="store_true", help="do not run the verify phase")
+        if name == "status":
+            sub.add_argument("--json", action="store_true", help="the same table as JSON")
+        if name == "reset":
+            sub.add_argument("--purge", action="store_true", help="also remove Docker and its data")
+    from cloudmesh.swarm.cli import lab
+
+    lab.add_parser(commands)
+    return parser
+
+
+def _add_host_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("hosts", nargs="?", metavar="HOSTS",
+                     help="host list such as pi[85-87] (instead of -i)")
+    sub.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML file")
+    sub.add_argument("--user", help="SSH user for a host list (default: pi)")
+    sub.add_argument("--key", metavar="FILE", help="SSH private key (default: agent / ~/.ssh)")
+    sub.add_argument("--port", type=_port, help="SSH port (default: 22)")
+    sub.add_argument("--name", default="swarm", help="cluster name for a host list (default: swarm)")
+    sub.add_argument("--strict-host-keys", action="store_true",
+                     help="refuse hosts whose key is not in known_hosts (default: accept new)")
+    sub.add_argument("--ask-become-pass", action="store_true",
+                     help="prompt for the sudo password (kept in memory only)")
+    sub.add_argument("--concurrency", type=int, default=32, metavar="N",
+                     help="hosts worked on at once (default: 32)")
+    sub.add_argument("--connect-timeout", type=float, default=15.0, metavar="S",
+                     help="SSH connect timeout in seconds (default: 15)")
+    sub.add_argument("-q", "--quiet", action="store_true", help="only errors and the result")
+    sub.add_argument("-v", "--verbose", action="store_true", help="show the commands run")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (1-65535)")
+    return value
+
+
+def load_inventory(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The inventory from -i or from a host list; UsageError when neither or both."""
+    from cloudmesh.swarm import inventory
+
+    if args.inventory and args.hosts:
+        raise UsageError("give either -i FILE or a host list, not both")
+    if args.inventory:
+        if args.user or args.key or args.port:
+            raise UsageError("--user/--key/--port go with a host list; with -i set them in the file")
+        return inventory.load(args.inventory)
+    if args.hosts:
+        return inventory.from_hostlist(args.hosts, user=args.user, key=args.key, port=args.port,
+                                       name=args.name)
+    raise UsageError("no hosts: give -i FILE or a host list such as pi[85-87]")
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from cloudmesh.swarm.actions import run_action
+    from cloudmesh.swarm.inventory import managers
+    from cloudmesh.swarm.options import RunOptions
+    from cloudmesh.swarm.plan import Secret
+    from cloudmesh.swarm.report import Reporter
+
+    inventory = load_inventory(args)
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if args.connect_timeout <= 0:
+        raise UsageError("--connect-timeout must be positive")
+    managers(inventory, getattr(args, "force", False))  # an even count is bad input: fail now
+    password = None
+    if args.ask_become_pass:
+        import getpass
+
+        password = Secret(getpass.getpass("sudo password: "))
+    options = RunOptions(
+        dry_run=getattr(args, "dry_run", False),
+        force=getattr(args, "force", False),
+        purge=getattr(args, "purge", False),
+        strict_host_keys=args.strict_host_keys,
+        become_password=password,
+        test_image=getattr(args, "test_image", "busybox"),
+        verify_port=getattr(args, "verify_port", 38080),
+        concurrency=args.concurrency,
+        connect_timeout=args.connect_timeout,
+    )
+    as_json = getattr(args, "json", False)
+    reporter = Reporter(quiet=args.quiet or as_json, verbose=args.verbose)
+    return run_action(args.command, inventory, options, reporter,
+                      skip_verify=getattr(args, "skip_verify", False),
+                      show_status=args.command == "create", as_json=as_json)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; return its exit code (never raises SystemExit)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 2
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        if args.command == "lab":
+            from cloudmesh.swarm.cli import lab
+
+            return lab.run(args)
+        return dispatch(args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except SwarmError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

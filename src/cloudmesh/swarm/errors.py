@@ -1,0 +1,75 @@
+"""The error tree; cli/main.py maps it to exit codes in one place.
+
+    SwarmError
+    ├── InputError            exit 2, raised before any host is contacted
+    │   ├── InventoryError    file:line: field: what is wrong
+    │   └── UsageError        bad command-line arguments
+    └── HostError             exit 1, carries the host it happened on
+        ├── ConnectError      SSH could not connect or authenticate
+        ├── HostKeyError      unknown or changed host key
+        ├── CommandError      a step exited non-zero (step, status, stderr tail)
+        ├── PreflightError    the prepare phase found problems
+        └── NotConverged      after apply, the phase still has work to do
+"""
+
+from __future__ import annotations
+
+
+class SwarmError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InputError(SwarmError):
+    """Bad input: exit 2, and nothing was done on any host."""
+
+
+class InventoryError(InputError):
+    """The inventory file or host list is invalid."""
+
+
+class UsageError(InputError):
+    """The command line is invalid."""
+
+
+class HostError(SwarmError):
+    """Something failed on one host; `str()` is the line the user reads."""
+
+    def __init__(self, host: str, message: str) -> None:
+        super().__init__(f"{host}: {message}")
+        self.host = host
+        self.message = message
+
+
+class ConnectError(HostError):
+    """SSH could not connect or authenticate."""
+
+
+class HostKeyError(HostError):
+    """The host's key is unknown (strict mode) or has changed."""
+
+
+class CommandError(HostError):
+    """A remote step exited non-zero."""
+
+    def __init__(self, host: str, step: str, exit_status: int | None, stderr: str) -> None:
+        from cloudmesh.swarm.plan import redact
+
+        stderr = redact(stderr)
+        tail = " | ".join(line for line in stderr.strip().splitlines()[-3:] if line.strip())
+        status = "timed out" if exit_status is None else f"exit {exit_status}"
+        super().__init__(host, f"{step} failed ({status})" + (f": {tail}" if tail else ""))
+        self.step = step
+        self.exit_status = exit_status
+        self.stderr = stderr
+
+
+class PreflightError(HostError):
+    """The prepare phase found problems on this host."""
+
+    def __init__(self, host: str, problems: list[str]) -> None:
+        super().__init__(host, "; ".join(problems))
+        self.problems = problems
+
+
+class NotConverged(HostError):
+    """Apply finished but the host still differs from the wanted state."""

@@ -1,0 +1,341 @@
+"""What a host is now, read with one probe script per host and parsed by pure functions.
+
+The probe prints marked sections (`=== name ===`); `parse_facts` turns its output into
+HostFacts. Phases decide from facts only, so a converged host yields an empty plan.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+
+SECTION = re.compile(r"^=== ([a-z0-9-]+) ===$", re.M)
+
+# One round trip per host. Every probe is read-only; `sudo -n` never prompts.
+PROBE_SCRIPT = r"""
+sec() { echo "=== $1 ==="; }
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo -n"; fi
+feature() {  # name module config-symbol proc-file: yes/no/unknown from the running kernel
+  if [ -n "$4" ] && [ -e "$4" ]; then echo yes; return; fi
+  if [ -d "/sys/module/$2" ]; then echo yes; return; fi
+  if modinfo -n "$2" >/dev/null 2>&1; then echo yes; return; fi
+  if grep -qs "/$2.ko" "/lib/modules/$(uname -r)/modules.builtin"; then echo yes; return; fi
+  cfg=""
+  if [ -r /proc/config.gz ]; then cfg=$(zcat /proc/config.gz 2>/dev/null | grep "^$3=");
+    [ -n "$cfg" ] && { echo yes; return; }; echo no; return; fi
+  if [ -r "/boot/config-$(uname -r)" ]; then grep -qs "^$3=[ym]" "/boot/config-$(uname -r)" \
+    && echo yes || echo no; return; fi
+  if [ -d "/lib/modules/$(uname -r)" ]; then echo no; return; fi
+  echo unknown
+}
+sec os-release; cat /etc/os-release 2>/dev/null
+sec arch; uname -m
+sec kernel; uname -r
+sec hostname; hostname
+sec model; cat /proc/device-tree/model 2>/dev/null | tr -d '\000'
+sec cgroups; cat /proc/cgroups 2>/dev/null
+sec cgroup2; cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null
+sec vxlan; feature vxlan vxlan CONFIG_VXLAN ""
+sec ipvs; feature ipvs ip_vs CONFIG_IP_VS /proc/net/ip_vs
+sec var-free; df -Pk /var 2>/dev/null | awk 'NR==2 {print $4}'
+sec clock; date +%s.%N
+sec sudo; $SUDO true >/dev/null 2>&1 && echo ok || echo no
+sec python3; command -v python3
+sec user; u="${SUDO_USER:-$(id -un)}"; echo "$u"; id -nG "$u"
+sec apt; command -v apt-get
+sec docker-pkg; dpkg-query -W -f='${Status} ${Version}\n' docker.io docker-ce 2>/dev/null
+sec docker-active; systemctl is-active docker 2>/dev/null
+sec docker-enabled; systemctl is-enabled docker 2>/dev/null
+sec docker-version; command -v docker >/dev/null && $SUDO docker version --format '{{.Server.Version}}' 2>/dev/null
+sec swarm; command -v docker >/dev/null && $SUDO docker info --format '{{json .Swarm}}' 2>/dev/null
+sec nodes; command -v docker >/dev/null && $SUDO docker node ls --format '{{json .}}' 2>/dev/null
+sec node-details; command -v docker >/dev/null && ids=$($SUDO docker node ls -q 2>/dev/null) && [ -n "$ids" ] \
+  && $SUDO docker node inspect --format '{{.ID}} {{.Status.Addr}} {{json .Spec.Labels}}' $ids 2>/dev/null
+sec end
+"""
+
+KNOWN_CODENAMES = {
+    "debian": {"stretch", "buster", "bullseye", "bookworm", "trixie", "forky"},
+    "raspbian": {"stretch", "buster", "bullseye", "bookworm", "trixie"},
+    "ubuntu": {"bionic", "focal", "jammy", "noble", "oracular", "plucky", "questing"},
+}
+
+ARCHES = {
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "armv7l": "armhf",
+    "armv6l": "armhf",
+    "armv8l": "armhf",
+    "x86_64": "amd64",
+    "amd64": "amd64",
+}
+
+
+@dataclass(frozen=True)
+class OsRelease:
+    """The fields of /etc/os-release we decide on."""
+
+    id: str
+    id_like: tuple[str, ...]
+    version_id: str
+    codename: str
+    pretty_name: str
+
+    @property
+    def family(self) -> str | None:
+        """debian, raspbian or ubuntu when the host is of the Debian family, else None."""
+        for candidate in (self.id, *self.id_like):
+            if candidate in KNOWN_CODENAMES:
+                return self.id if self.id in KNOWN_CODENAMES else candidate
+        return None
+
+
+@dataclass(frozen=True)
+class SwarmState:
+    """The host's view of the swarm, from `docker info` .Swarm."""
+
+    local_state: str  # inactive | pending | active | error | locked
+    node_id: str
+    cluster_id: str
+    is_manager: bool
+    node_addr: str
+    managers: int
+    nodes: int
+    remote_managers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """One row of `docker node ls`, as a manager sees it."""
+
+    id: str
+    hostname: str
+    status: str
+    availability: str
+    manager_status: str
+    engine_version: str
+    self: bool
+    addr: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def is_manager(self) -> bool:
+        return bool(self.manager_status)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.manager_status == "Leader"
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    """Everything a phase needs to know about one host, read in one round trip."""
+
+    os: OsRelease | None
+    arch: str
+    kernel: str
+    hostname: str
+    model: str
+    memory_cgroup: bool
+    vxlan: str  # yes | no | unknown
+    ipvs: str
+    var_free_kb: int | None
+    clock: float | None
+    sudo: bool
+    python3: bool
+    user: str
+    groups: tuple[str, ...]
+    apt: bool
+    docker_package: str | None  # installed version of docker.io/docker-ce, if any
+    docker_active: bool
+    docker_enabled: bool
+    docker_version: str | None  # server version when the engine answers
+    swarm: SwarmState | None
+    nodes: tuple[NodeRow, ...] = field(default=())
+
+    @property
+    def is_raspberry_pi(self) -> bool:
+        return "raspberry pi" in self.model.lower()
+
+    @property
+    def docker_ready(self) -> bool:
+        """A working engine: it answers and systemd keeps it running."""
+        return self.docker_version is not None and self.docker_active
+
+    @property
+    def in_swarm(self) -> bool:
+        return self.swarm is not None and self.swarm.local_state in ("active", "pending", "locked")
+
+
+def split_sections(output: str) -> dict[str, str]:
+    """`=== name ===` marked probe output to {name: body}."""
+    sections: dict[str, str] = {}
+    matches = list(SECTION.finditer(output))
+    for match, following in zip(matches, [*matches[1:], None]):
+        end = following.start() if following else len(output)
+        sections[match.group(1)] = output[match.end() : end].strip("\n")
+    return sections
+
+
+def parse_os_release(text: str) -> OsRelease | None:
+    """/etc/os-release (shell-style KEY=value) to OsRelease; None when empty."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, raw = line.partition("=")
+        raw = raw.strip()
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+            raw = raw[1:-1]
+        values[key.strip()] = raw.replace('\\"', '"')
+    if not values:
+        return None
+    codename = values.get("VERSION_CODENAME") or values.get("UBUNTU_CODENAME") or ""
+    if not codename:  # stretch-era files only say it inside VERSION="9 (stretch)"
+        found = re.search(r"\(([a-z]+)\)", values.get("VERSION", ""))
+        codename = found.group(1) if found else ""
+    return OsRelease(
+        id=values.get("ID", "").lower(),
+        id_like=tuple(values.get("ID_LIKE", "").lower().split()),
+        version_id=values.get("VERSION_ID", ""),
+        codename=codename.lower(),
+        pretty_name=values.get("PRETTY_NAME", values.get("NAME", "")),
+    )
+
+
+def parse_arch(machine: str) -> str:
+    """`uname -m` to a Debian architecture name, or the raw value when unknown."""
+    machine = machine.strip()
+    return ARCHES.get(machine, machine)
+
+
+def parse_kernel_version(release: str) -> tuple[int, int]:
+    """`uname -r` (e.g. 6.1.0-rpi7-rpi-v8) to (major, minor); (0, 0) when unreadable."""
+    found = re.match(r"(\d+)\.(\d+)", release.strip())
+    return (int(found.group(1)), int(found.group(2))) if found else (0, 0)
+
+
+def parse_memory_cgroup(cgroups: str, cgroup2_controllers: str) -> bool:
+    """Is the memory controller enabled (cgroup v1 table or v2 controller list)?"""
+    if "memory" in cgroup2_controllers.split():
+        return True
+    for line in cgroups.splitlines():
+        cols = line.split()
+        if len(cols) >= 4 and cols[0] == "memory":
+            return cols[3] == "1"
+    return False
+
+
+def parse_swarm(text: str) -> SwarmState | None:
+    """`docker info --format '{{json .Swarm}}'` to SwarmState; None without docker."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    remote = data.get("RemoteManagers") or []
+    return SwarmState(
+        local_state=str(data.get("LocalNodeState") or "inactive"),
+        node_id=str(data.get("NodeID") or ""),
+        cluster_id=str((data.get("Cluster") or {}).get("ID") or ""),
+        is_manager=bool(data.get("ControlAvailable")),
+        node_addr=str(data.get("NodeAddr") or ""),
+        managers=int(data.get("Managers") or 0),
+        nodes=int(data.get("Nodes") or 0),
+        remote_managers=tuple(str(m.get("Addr", "")) for m in remote if isinstance(m, dict)),
+    )
+
+
+def parse_node_details(text: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """`docker node inspect --format '{{.ID}} {{.Status.Addr}} {{json .Spec.Labels}}'`."""
+    details: dict[str, tuple[str, dict[str, str]]] = {}
+    for line in text.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) != 3:
+            continue
+        try:
+            labels = json.loads(parts[2]) or {}
+        except ValueError:
+            continue
+        if isinstance(labels, dict):
+            details[parts[0]] = (parts[1], {str(k): str(v) for k, v in labels.items()})
+    return details
+
+
+def parse_nodes(text: str, details_text: str = "") -> tuple[NodeRow, ...]:
+    """`docker node ls --format '{{json .}}'` lines to NodeRows; bad lines are skipped."""
+    details = parse_node_details(details_text)
+    rows = []
+    for line in text.splitlines():
+        try:
+            data = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        rows.append(
+            NodeRow(
+                id=str(data.get("ID", "")),
+                hostname=str(data.get("Hostname", "")),
+                status=str(data.get("Status", "")),
+                availability=str(data.get("Availability", "")),
+                manager_status=str(data.get("ManagerStatus", "")),
+                engine_version=str(data.get("EngineVersion", "")),
+                self=bool(data.get("Self")),
+                addr=details.get(str(data.get("ID", "")), ("", {}))[0],
+                labels=tuple(sorted(details.get(str(data.get("ID", "")), ("", {}))[1].items())),
+            )
+        )
+    return tuple(rows)
+
+
+def _docker_package(text: str) -> str | None:
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[:3] == ["install", "ok", "installed"]:
+            return parts[3]
+    return None
+
+
+def _int(text: str) -> int | None:
+    return int(text) if text.strip().isdigit() else None
+
+
+def _float(text: str) -> float | None:
+    try:
+        return float(text.strip())
+    except ValueError:
+        return None
+
+
+def parse_facts(output: str) -> HostFacts:
+    """The whole probe output to HostFacts."""
+    s = split_sections(output)
+    get = lambda name: s.get(name, "").strip()  # noqa: E731
+    user_lines = get("user").splitlines()
+    return HostFacts(
+        os=parse_os_release(get("os-release")),
+        arch=parse_arch(get("arch")),
+        kernel=get("kernel"),
+        hostname=get("hostname"),
+        model=get("model"),
+        memory_cgroup=parse_memory_cgroup(get("cgroups"), get("cgroup2")),
+        vxlan=get("vxlan") or "unknown",
+        ipvs=get("ipvs") or "unknown",
+        var_free_kb=_int(get("var-free")),
+        clock=_float(get("clock")),
+        sudo=get("sudo") == "ok",
+        python3=bool(get("python3")),
+        user=user_lines[0] if user_lines else "",
+        groups=tuple(user_lines[1].split()) if len(user_lines) > 1 else (),
+        apt=bool(get("apt")),
+        docker_package=_docker_package(get("docker-pkg")),
+        docker_active=get("docker-active") == "active",
+        docker_enabled=get("docker-enabled") == "enabled",
+        docker_version=get("docker-version") or None,
+        swarm=parse_swarm(get("swarm")),
+        nodes=parse_nodes(get("nodes"), get("node-details")),
+    )

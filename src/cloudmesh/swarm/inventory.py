@@ -1,0 +1,252 @@
+"""The inventory: a validated model of the cluster, from a YAML file or a host list.
+
+Nothing here touches a host. Every error is an InventoryError whose message names
+the file, the line and the field, so a user can fix it without reading a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cloudmesh.swarm.errors import InventoryError
+
+Role = Literal["manager", "worker"]
+
+_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+_DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_CLUSTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+
+
+def _check_address(value: str) -> str:
+    """An IP address or a DNS name; nothing that could smuggle shell or ssh options."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    labels = value.rstrip(".").split(".")
+    if len(value) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
+        raise ValueError(f"{value!r} is neither an IP address nor a DNS name")
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class SshSettings(_Strict):
+    """How to reach every host unless a host says otherwise."""
+
+    user: str = Field(default="pi", pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
+    key: Path | None = None
+    port: int = Field(default=22, ge=1, le=65535)
+    known_hosts: Path | None = None
+
+    @field_validator("key", "known_hosts")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser()
+
+
+class HostSpec(_Strict):
+    """One host as the user wrote it."""
+
+    name: str
+    address: str
+    role: Role | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
+    port: int | None = Field(default=None, ge=1, le=65535)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid host name (letters, digits, '.', '-')")
+        return value
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _check_address(value)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str) or not _LABEL_KEY.match(key):
+                    raise ValueError(f"label key {key!r} is not valid")
+                if not isinstance(item, (str, int, float, bool)) or "\n" in str(item):
+                    raise ValueError(f"label {key!r} must be a one-line string")
+            return {key: str(item) for key, item in value.items()}
+        return value
+
+
+class Inventory(_Strict):
+    """The whole cluster: name, SSH defaults and hosts, in order."""
+
+    name: str = "swarm"
+    ssh: SshSettings = Field(default_factory=SshSettings)
+    hosts: list[HostSpec] = Field(min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _cluster_name(cls, value: str) -> str:
+        if not _CLUSTER.match(value):
+            raise ValueError(f"{value!r} is not a valid cluster name (letters, digits, '_.-')")
+        return value
+
+    @model_validator(mode="after")
+    def _unique(self) -> Inventory:
+        for attr in ("name", "address"):
+            seen: set[str] = set()
+            for host in self.hosts:
+                value = getattr(host, attr)
+                if value in seen:
+                    raise ValueError(f"duplicate host {attr} {value!r}")
+                seen.add(value)
+        return self
+
+    def host(self, name: str) -> HostSpec:
+        """The host with this name (UsageError-free lookup for callers that validated)."""
+        return next(host for host in self.hosts if host.name == name)
+
+    def user_of(self, host: HostSpec) -> str:
+        return host.user or self.ssh.user
+
+    def port_of(self, host: HostSpec) -> int:
+        return host.port or self.ssh.port
+
+
+def managers(inventory: Inventory, force: bool = False) -> list[str]:
+    """Names of the manager hosts, in inventory order.
+
+    Explicit roles win; without any, the first min(3, n) hosts rounded down to odd.
+    An even manager count loses quorum on one failure, so it is refused unless forced.
+    """
+    hosts = inventory.hosts
+    if any(host.role for host in hosts):
+        chosen = [host.name for host in hosts if host.role == "manager"]
+        if not chosen:
+            raise InventoryError("hosts: role: no host has role 'manager'; a swarm needs one")
+        if len(chosen) % 2 == 0 and not force:
+            raise InventoryError(
+                f"hosts: role: {len(chosen)} managers is an even count, which tolerates no more "
+                "failures than one fewer; use an odd count or --force"
+            )
+        return chosen
+    count = min(3, len(hosts))
+    if count % 2 == 0:
+        count -= 1
+    return [host.name for host in hosts[:count]]
+
+
+def load(path: str | Path) -> Inventory:
+    """Read and validate an inventory file; errors name file:line: field."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InventoryError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
+    try:
+        data = YAML(typ="rt").load(text)
+    except YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or "not valid YAML"
+        raise InventoryError(f"{where}: {problem}") from None
+    except Exception as error:  # ruamel raises a few non-YAMLError types on odd input
+        raise InventoryError(f"{path}: not valid YAML ({type(error).__name__})") from None
+    if not isinstance(data, dict):
+        raise InventoryError(f"{path}:1: the inventory must be a mapping with 'hosts'")
+    return _validate(data, str(path))
+
+
+def _validate(data: dict[str, Any], source: str) -> Inventory:
+    try:
+        return Inventory.model_validate(_plain(data))
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        loc = tuple(first["loc"])
+        field = ".".join(str(part) for part in loc) or "inventory"
+        line = _line_of(data, loc)
+        where = f"{source}:{line}" if line else source
+        message = first["msg"].removeprefix("Value error, ")
+        raise InventoryError(f"{where}: {field}: {message}") from None
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip types to plain dict/list/str, keeping the values."""
+    if isinstance(node, dict):
+        return {(str(k) if not isinstance(k, (int, float, bool)) else k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(item) for item in node]
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _line_of(data: Any, loc: Sequence[Any]) -> int | None:
+    """The 1-based line of the deepest node of `loc` that ruamel recorded."""
+    line: int | None = None
+    node = data
+    for part in loc:
+        lc = getattr(node, "lc", None)
+        try:
+            if isinstance(node, dict) and part in node:
+                if lc is not None:
+                    line = lc.key(part)[0] + 1
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                if lc is not None:
+                    line = lc.item(part)[0] + 1
+                node = node[part]
+            else:
+                break
+        except (KeyError, IndexError, TypeError, AttributeError):
+            break
+    if line is None and getattr(data, "lc", None) is not None:
+        line = data.lc.line + 1
+    return line
+
+
+def from_hostlist(
+    hostlist: str,
+    user: str | None = None,
+    key: str | None = None,
+    port: int | None = None,
+    name: str = "swarm",
+    known_hosts: str | None = None,
+) -> Inventory:
+    """An inventory from a Cloudmesh host list such as `pi[85-87]` or `10.1.1.[2-5]`."""
+    import hostlist as _hostlist
+
+    try:
+        names = _hostlist.expand_hostlist(hostlist)
+    except Exception as error:  # BadHostlist and friends
+        raise InventoryError(f"hosts: {hostlist!r} is not a valid host list ({error})") from None
+    if not names:
+        raise InventoryError("hosts: the host list is empty")
+    if len(names) > 1000:
+        raise InventoryError(f"hosts: {hostlist!r} expands to {len(names)} hosts; at most 1000")
+    ssh: dict[str, Any] = {}
+    if user is not None:
+        ssh["user"] = user
+    if key is not None:
+        ssh["key"] = key
+    if port is not None:
+        ssh["port"] = port
+    if known_hosts is not None:
+        ssh["known_hosts"] = known_hosts
+    data = {"name": name, "ssh": ssh, "hosts": [{"name": n, "address": n} for n in names]}
+    return _validate(data, "command line")

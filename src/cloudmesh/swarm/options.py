@@ -1,0 +1,25 @@
+"""RunOptions: every flag a command passes down, in one frozen value (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cloudmesh.swarm.plan import Secret
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the user asked for, beyond the inventory."""
+
+    dry_run: bool = False
+    force: bool = False
+    purge: bool = False
+    strict_host_keys: bool = False
+    become_password: Secret | None = None
+    test_image: str = "busybox"
+    verify_port: int = 38080
+    mesh_port: int = 38081
+    concurrency: int = 32
+    connect_timeout: float = 15.0
+    max_clock_skew: float = 30.0
+    min_var_free_gb: float = 3.0

@@ -1,0 +1,155 @@
+"""Configure: form or complete the swarm: init, managers one at a time, workers, nodes.
+
+Joins go through the Engine API on the host's socket with the token on stdin, because
+`docker swarm join` only takes the token as an argument that `ps` and sudo's log show.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+from cloudmesh.swarm.facts import NodeRow
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.plan import Plan, Secret, Step
+from cloudmesh.swarm.transport import Transport
+
+SWARM_PORT = 2377
+
+# Reads a JSON body on stdin and POSTs it to the local engine; prints the API's error.
+API_POST = (
+    "import http.client,socket,sys\n"
+    "class C(http.client.HTTPConnection):\n"
+    "    def connect(self):\n"
+    "        self.sock=socket.socket(socket.AF_UNIX); self.sock.settimeout(self.timeout)\n"
+    "        self.sock.connect('/var/run/docker.sock')\n"
+    "c=C('localhost',timeout=110)\n"
+    "c.request('POST',sys.argv[1],sys.stdin.buffer.read(),{'Content-Type':'application/json'})\n"
+    "r=c.getresponse(); body=r.read().decode(errors='replace')\n"
+    "sys.exit(0) if r.status<300 else sys.exit(sys.stderr.write(body) and 1)\n"
+)
+
+
+def join_step(ctx: Context, host: str, role: str) -> Step:
+    """POST /swarm/join with the token in the body; the shown command has `***`."""
+    token = ctx.secrets.get(role, Secret(""))
+    remotes = [f"{ctx.ip(m)}:{SWARM_PORT}" for m in ctx.swarm_managers()] or [
+        f"{ctx.ip(ctx.managers[0])}:{SWARM_PORT}"
+    ]
+    head = json.dumps({"ListenAddr": f"0.0.0.0:{SWARM_PORT}", "AdvertiseAddr": ctx.ip(host),
+                       "RemoteAddrs": remotes})[:-1] + ', "JoinToken": "'
+    return Step(
+        f"join the swarm as a {role}",
+        f"python3 -c {shlex.quote(API_POST)} /swarm/join",
+        sudo=True,
+        stdin=(head, token, '"}'),
+        timeout=120,
+    )
+
+
+class ConfigurePhase(Phase):
+    """The seed's 'configure': one swarm over the inventory, roles and labels as written."""
+
+    title = "Configure swarm"
+
+    def problems(self, ctx: Context, host: str) -> list[Problem]:
+        facts = ctx.facts[host]
+        swarm = facts.swarm
+        if swarm is None or swarm.local_state == "inactive":
+            return []
+        if swarm.local_state == "locked":
+            return [Problem("the swarm on this host is locked (autolock)",
+                            "docker swarm unlock, then re-run")]
+        leader = ctx.leader()
+        ours = {row.id for row in ctx.node_rows()}
+        if swarm.local_state == "active" and (leader is None or swarm.node_id not in ours):
+            where = ", ".join(swarm.remote_managers) or "unknown managers"
+            return [Problem(f"is in another swarm (managers: {where})",
+                            "leave it first: cms-swarm reset HOST, or sudo docker swarm leave --force")]
+        return []
+
+    def batches(self, ctx: Context) -> list[Batch]:
+        workers = tuple(h.name for h in ctx.inventory.hosts if h.name not in ctx.managers)
+        batches = [Batch("init", (ctx.managers[0],))]
+        batches += [Batch("join-manager", (name,)) for name in ctx.managers]
+        if workers:
+            batches.append(Batch("join-worker", workers))
+        batches.append(Batch("nodes", tuple(ctx.managers)))
+        return batches
+
+    def plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        if stage == "init":
+            return self._plan_init(ctx, host)
+        if stage in ("join-manager", "join-worker"):
+            return self._plan_join(ctx, host)
+        return self._plan_nodes(ctx, host)
+
+    def _plan_init(self, ctx: Context, host: str) -> Plan:
+        leader = ctx.leader()
+        if leader is not None:
+            return Plan.noop(f"swarm {ctx.cluster_id()[:12]} exists (leader {leader})")
+        return Plan((Step("initialise the swarm",
+                          f"docker swarm init --advertise-addr {shlex.quote(ctx.ip(host))}",
+                          sudo=True, timeout=120),))
+
+    def _plan_join(self, ctx: Context, host: str) -> Plan:
+        facts = ctx.facts[host]
+        role = ctx.role(host)
+        swarm = facts.swarm
+        if swarm is not None and swarm.local_state == "active" and swarm.node_id in {
+            row.id for row in ctx.node_rows()
+        }:
+            return Plan.noop(f"already in this swarm (node {swarm.node_id[:12]})")
+        steps = []
+        if swarm is not None and swarm.local_state in ("pending", "error"):
+            steps.append(Step("leave a half-joined swarm", "docker swarm leave --force", sudo=True))
+        steps.append(join_step(ctx, host, role))
+        return Plan(tuple(steps))
+
+    def _plan_nodes(self, ctx: Context, host: str) -> Plan:
+        """Roles, labels and stale entries, run on the leader only."""
+        if host != ctx.leader():
+            return Plan.noop("the leader updates nodes")
+        rows = {row.id: row for row in ctx.node_rows()}
+        steps: list[Step] = []
+        for spec in ctx.inventory.hosts:
+            facts = ctx.facts.get(spec.name)
+            node_id = facts.swarm.node_id if facts and facts.swarm else ""
+            row = rows.get(node_id)
+            if row is None:
+                continue
+            steps += _stale_rows(rows.values(), row)
+            if ctx.role(spec.name) == "manager" and not row.is_manager:
+                steps.append(Step(f"promote {spec.name} to manager", f"docker node promote {row.id}", sudo=True))
+            missing = {k: v for k, v in spec.labels.items() if dict(row.labels).get(k) != v}
+            if missing:
+                adds = " ".join(f"--label-add {shlex.quote(f'{k}={v}')}" for k, v in sorted(missing.items()))
+                steps.append(Step(f"label {spec.name}: {', '.join(sorted(missing))}",
+                                  f"docker node update {adds} {row.id}", sudo=True))
+        if not steps:
+            return Plan.noop("roles and labels as in the inventory")
+        return Plan(tuple(steps))
+
+    async def before_batch(self, ctx: Context, batch: Batch, transports: dict[str, Transport]) -> None:
+        """Read the join token a join batch needs from the leader, into a Secret."""
+        if not batch.stage.startswith("join-") or ctx.options.dry_run:
+            return
+        role = batch.stage.removeprefix("join-")
+        leader = ctx.leader()
+        if leader is None or not any(self._plan_join(ctx, h).needs_work for h in batch.hosts):
+            return
+        result = await transports[leader].run(f"docker swarm join-token -q {role}", sudo=True, timeout=30)
+        if result.ok and result.stdout.strip():
+            ctx.secrets[role] = Secret(result.stdout.strip())
+
+
+def _stale_rows(rows: object, current: NodeRow) -> list[Step]:
+    """Down entries left behind by an earlier life of the same host: remove them."""
+    steps = []
+    for row in rows:  # type: ignore[attr-defined]
+        if row.id != current.id and row.hostname == current.hostname and row.status == "Down":
+            command = f"docker node rm --force {row.id}"
+            if row.is_manager:
+                command = f"docker node demote {row.id} && {command}"
+            steps.append(Step(f"remove stale node entry {row.id[:12]} of {row.hostname}", command, sudo=True))
+    return steps

@@ -1,0 +1,55 @@
+"""Install: a working Docker engine on every host, enabled, the SSH user in `docker`."""
+
+from __future__ import annotations
+
+import shlex
+
+from cloudmesh.swarm.phases import Context, Phase
+from cloudmesh.swarm.plan import Plan, Step
+
+APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300"
+
+REFRESH_LISTS = Step(
+    "refresh package lists when older than a day",
+    "if [ -z \"$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 | head -n 1)\" ]; "
+    f"then {APT} update; fi",
+    sudo=True,
+    timeout=300,
+)
+INSTALL_ENGINE = Step(
+    "install docker.io (engine only, no recommends)",
+    f"{APT} install -y --no-install-recommends docker.io",
+    sudo=True,
+    timeout=900,
+)
+START_ENGINE = Step("enable and start the engine", "systemctl enable --now docker", sudo=True)
+WAIT_ENGINE = Step(
+    "wait until the engine answers",
+    "i=0; until docker version >/dev/null 2>&1; do i=$((i+1)); "
+    "[ $i -ge 60 ] && exit 1; sleep 1; done",
+    sudo=True,
+    timeout=90,
+)
+
+
+class InstallPhase(Phase):
+    """The seed's 'deploy': docker.io from the distribution, all hosts at once."""
+
+    title = "Install Docker engine"
+
+    def plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        facts = ctx.facts[host]
+        steps: list[Step] = []
+        if not facts.docker_package and not facts.docker_version:
+            steps += [REFRESH_LISTS, INSTALL_ENGINE]
+        if not (facts.docker_active and facts.docker_enabled):
+            steps.append(START_ENGINE)
+        if steps or not facts.docker_version:
+            steps.append(WAIT_ENGINE)
+        user = ctx.inventory.user_of(ctx.spec(host))
+        if user != "root" and "docker" not in facts.groups:
+            steps.append(Step(f"add {user} to the docker group",
+                              f"usermod -aG docker {shlex.quote(user)}", sudo=True))
+        if not steps:
+            return Plan.noop(f"docker {facts.docker_version} already running")
+        return Plan(tuple(steps))

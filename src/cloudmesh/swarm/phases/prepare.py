@@ -1,0 +1,127 @@
+"""Preflight: is every host fit for Docker Swarm? Reads facts only, never changes a host."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from cloudmesh.swarm.facts import KNOWN_CODENAMES, HostFacts, parse_kernel_version
+from cloudmesh.swarm.phases import Context, Phase, Problem
+from cloudmesh.swarm.plan import Plan
+
+SUPPORTED_ARCHES = ("arm64", "armhf", "amd64")
+MIN_KERNEL = (3, 10)
+
+
+def check_sudo(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    if facts.sudo:
+        return []
+    if ctx.options.become_password is not None:
+        return [Problem(f"sudo refused the password for user {facts.user!r}",
+                        "check the password, or that the user is in the sudo group")]
+    return [Problem(f"sudo needs a password for user {facts.user!r}",
+                    "allow passwordless sudo (a file in /etc/sudoers.d) or pass --ask-become-pass")]
+
+
+def check_os(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    release = facts.os
+    if release is None:
+        return [Problem("cannot read /etc/os-release", "only Debian-family hosts are supported")]
+    family = release.family
+    if family is None:
+        return [Problem(f"{release.pretty_name or release.id} is not Debian-family",
+                        "use Raspberry Pi OS, Debian or Ubuntu")]
+    known = KNOWN_CODENAMES.get(release.id, KNOWN_CODENAMES.get(family, set()))
+    if release.codename not in known:
+        return [Problem(f"unknown {family} release {release.codename or release.version_id!r}",
+                        f"supported: {', '.join(sorted(known))}")]
+    if not facts.apt:
+        return [Problem("apt-get not found", "a Debian-family host needs apt")]
+    return []
+
+
+def check_arch(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    if facts.arch in SUPPORTED_ARCHES:
+        return []
+    return [Problem(f"architecture {facts.arch!r} is not supported",
+                    "use an aarch64, armv7l or x86_64 host")]
+
+
+def check_kernel(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    if parse_kernel_version(facts.kernel) >= MIN_KERNEL:
+        return []
+    return [Problem(f"kernel {facts.kernel or '?'} is older than 3.10", "upgrade the OS")]
+
+
+def check_disk(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    need_kb = int(ctx.options.min_var_free_gb * 1024 * 1024)
+    if facts.var_free_kb is None or facts.var_free_kb >= need_kb or facts.docker_ready:
+        return []
+    return [Problem(f"only {facts.var_free_kb / 1024 / 1024:.1f} GB free on /var, "
+                    f"Docker needs {ctx.options.min_var_free_gb:g} GB",
+                    "free space, or use a larger SD card")]
+
+
+def check_clock(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    offset = ctx.clock_offsets.get(host)
+    if offset is None or abs(offset) <= ctx.options.max_clock_skew:
+        return []
+    return [Problem(f"clock is {offset:+.0f} s off this machine's; swarm TLS fails on skew",
+                    "enable NTP on the host: sudo timedatectl set-ntp true "
+                    "(or set it once: sudo date -s @$(date +%s))")]
+
+
+def check_hostname(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    names = Counter(f.hostname for f in ctx.facts.values())
+    if names[facts.hostname] < 2:
+        return []
+    others = sorted(h for h, f in ctx.facts.items() if f.hostname == facts.hostname and h != host)
+    hint = (" (every Pi is born 'raspberrypi')" if facts.hostname == "raspberrypi" else "")
+    return [Problem(f"hostname {facts.hostname!r} is also used by {', '.join(others)}{hint}",
+                    f"give each host its own name: sudo hostnamectl set-hostname {host}")]
+
+
+def check_python(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    if facts.python3:
+        return []
+    return [Problem("python3 is missing (joins talk to the Docker socket with it)",
+                    "sudo apt-get install -y python3-minimal")]
+
+
+def check_memory_cgroup(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    if facts.memory_cgroup or not facts.is_raspberry_pi:
+        return []
+    return [Problem("memory cgroup is disabled: Docker cannot limit container memory",
+                    "append 'cgroup_enable=memory cgroup_memory=1' to /boot/firmware/cmdline.txt "
+                    "(/boot/cmdline.txt on older releases) and reboot", warning=True)]
+
+
+def check_network_kernel(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    found = []
+    if facts.vxlan != "yes":
+        found.append(Problem(f"kernel VXLAN support {'missing' if facts.vxlan == 'no' else 'not confirmed'}: "
+                             "overlay networks between nodes will not work",
+                             "install the full kernel (linux-image / raspberrypi-kernel)", warning=True))
+    if facts.ipvs != "yes":
+        found.append(Problem(f"kernel IPVS (ip_vs) {'missing' if facts.ipvs == 'no' else 'not confirmed'}: "
+                             "the routing mesh and service VIPs will not work; "
+                             "host-mode ports and dnsrr services still do",
+                             "sudo modprobe ip_vs, or a kernel with CONFIG_IP_VS", warning=True))
+    return found
+
+
+CHECKS = (check_sudo, check_os, check_arch, check_kernel, check_disk, check_clock,
+          check_hostname, check_python, check_memory_cgroup, check_network_kernel)
+
+
+class PreparePhase(Phase):
+    """The seed's 'prepare': every check on every host; a failed one stops the command."""
+
+    title = "Check hosts"
+    changes_hosts = False
+
+    def problems(self, ctx: Context, host: str) -> list[Problem]:
+        facts = ctx.facts[host]
+        return [problem for check in CHECKS for problem in check(ctx, host, facts)]
+
+    def plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        return Plan.noop("checks only")

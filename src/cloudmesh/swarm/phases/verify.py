@@ -1,0 +1,252 @@
+"""Verify: the seed's 'test'. Nodes healthy, a global test service answering on every node,
+tasks reaching each other over an overlay network, and the routing mesh where IPVS exists.
+
+Unlike the other phases it acts and checks in turns, so it drives the runner itself; the
+service and network it creates are removed again whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import time
+from typing import TYPE_CHECKING
+
+from cloudmesh.swarm.errors import HostError
+from cloudmesh.swarm.phases import Context, Problem
+from cloudmesh.swarm.plan import Step
+
+if TYPE_CHECKING:
+    from cloudmesh.swarm.runner import Runner
+
+NAME = "cms-swarm-verify"
+MESH = "cms-swarm-verify-mesh"
+NETWORK = "cms-swarm-verify"
+SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"
+WAIT_TASKS = 120.0
+WAIT_HTTP = 30.0
+
+
+class VerifyError(HostError):
+    """A verify check failed on this host."""
+
+
+def node_problems(ctx: Context, host: str) -> list[str]:
+    """Node health as the leader sees it: Ready, Active, manager Reachable."""
+    facts = ctx.facts.get(host)
+    rows = {row.id: row for row in ctx.node_rows()}
+    node_id = facts.swarm.node_id if facts and facts.swarm else ""
+    row = rows.get(node_id)
+    if row is None:
+        return ["not a node of this swarm"]
+    found = []
+    if row.status != "Ready":
+        found.append(f"node is {row.status}, not Ready")
+    if row.availability != "Active":
+        found.append(f"node availability is {row.availability}, not Active")
+    if ctx.role(host) == "manager" and row.manager_status not in ("Leader", "Reachable"):
+        found.append(f"manager status is {row.manager_status or 'none (a worker)'}")
+    return found
+
+
+def setup_steps(ctx: Context) -> list[Step]:
+    """What verify creates on the leader; shown by --dry-run, run for real by `run`."""
+    image = shlex.quote(ctx.options.test_image)
+    port = ctx.options.verify_port
+    steps = [
+        Step("remove leftovers of an earlier verify", cleanup_command(), sudo=True),
+        Step("create a test overlay network",
+             f"docker network create --driver overlay --attachable {NETWORK}", sudo=True),
+        Step("start a global test service (host-mode port)",
+             f"docker service create --detach --quiet --name {NAME} --mode global "
+             f"--endpoint-mode dnsrr --network {NETWORK} --no-resolve-image "
+             f"--hostname '{{{{.Node.Hostname}}}}' "
+             f"--publish mode=host,target=80,published={port} {image} sh -c {shlex.quote(SERVE)}",
+             sudo=True),
+    ]
+    if mesh_available(ctx):
+        steps.append(Step("start a routing-mesh test service (ingress port)",
+                          f"docker service create --detach --quiet --name {MESH} --replicas 1 "
+                          f"--no-resolve-image --publish published={ctx.options.mesh_port},target=80 "
+                          f"{image} sh -c {shlex.quote(SERVE)}", sudo=True))
+    return steps
+
+
+def cleanup_command() -> str:
+    return (f"docker service rm {NAME} {MESH} >/dev/null 2>&1; "
+            f"i=0; while docker network inspect {NETWORK} >/dev/null 2>&1 && [ $i -lt 30 ]; do "
+            f"docker network rm {NETWORK} >/dev/null 2>&1 || sleep 1; i=$((i+1)); done; true")
+
+
+def mesh_available(ctx: Context) -> bool:
+    return bool(ctx.facts) and all(f.ipvs == "yes" for f in ctx.facts.values())
+
+
+async def http_get(address: str, port: int, timeout: float = 5.0) -> str:
+    """Body of GET / on address:port (HTTP/1.0), from this machine."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
+    try:
+        writer.write(b"GET / HTTP/1.0\r\nHost: verify\r\n\r\n")
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(65536), timeout)
+    finally:
+        writer.close()
+    return data.decode("utf-8", "replace").partition("\r\n\r\n")[2].strip()
+
+
+async def answers(address: str, port: int, expected: str | None, deadline: float) -> str:
+    """Poll until the port answers (with `expected` when given); '' on success, else why."""
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            body = await http_get(address, port)
+            if expected is None or body == expected:
+                return ""
+            last = f"answered {body[:40]!r}, expected {expected!r}"
+        except (OSError, asyncio.TimeoutError) as error:
+            last = str(error) or type(error).__name__
+        await asyncio.sleep(1)
+    return last
+
+
+class VerifyPhase:
+    """Checks the whole swarm; a failed check fails the host it was seen on."""
+
+    title = "Verify swarm"
+
+    async def run(self, runner: Runner) -> bool:
+        ctx = runner.ctx
+        names = runner.alive(h.name for h in ctx.inventory.hosts)
+        runner.reporter.phase(self.title, names)
+        runner.mark_stale()
+        await runner.refresh()
+        leader = ctx.leader()
+        if leader is None:
+            for name in runner.alive(names):
+                runner.fail(name, VerifyError(name, "not in a swarm: run `cms-swarm init` first"))
+            return False
+        if ctx.options.dry_run:
+            for step in setup_steps(ctx):
+                runner.reporter.step(leader, step, dry_run=True)
+            return True
+        for name in runner.alive(names):
+            found = node_problems(ctx, name)
+            if found:
+                runner.fail(name, VerifyError(name, "; ".join(found)))
+            else:
+                runner.results[name].notes.append("node ok")
+        leaders = [r for r in ctx.node_rows() if r.is_leader]
+        if len(leaders) != 1:
+            runner.fail(leader, VerifyError(leader, f"{len(leaders)} leaders, expected 1"))
+        try:
+            await self._service_checks(runner, leader, names)
+        finally:
+            await runner.transports[leader].run(cleanup_command(), sudo=True, timeout=90)
+        ok = not any(runner.results[n].failed for n in names)
+        for name in runner.alive(names):
+            runner.reporter.host_done(name, self.title, changed=False,
+                                      note=", ".join(runner.results[name].notes))
+        return ok
+
+    async def _service_checks(self, runner: Runner, leader: str, names: list[str]) -> None:
+        ctx = runner.ctx
+        leader_t = runner.transports[leader]
+        for step in setup_steps(ctx):
+            runner.reporter.step(leader, step)
+            runner.log(leader, f"run: {step.description}: {step.shown()}")
+            result = await leader_t.run(step.command, sudo=True, timeout=step.timeout)
+            if not result.ok:
+                from cloudmesh.swarm.errors import CommandError
+
+                raise CommandError(leader, step.description, result.exit_status, result.stderr)
+        hosts = runner.alive(names)
+        await self._wait_tasks(runner, leader, hosts)
+        deadline = time.monotonic() + WAIT_HTTP
+
+        async def host_port(name: str) -> None:
+            why = await answers(ctx.ip(name), ctx.options.verify_port, ctx.facts[name].hostname, deadline)
+            if why:
+                raise VerifyError(name, f"test service on port {ctx.options.verify_port}: {why}")
+            runner.results[name].notes.append("host port ok")
+
+        await runner.each(runner.alive(hosts), host_port)
+        await self._overlay(runner, runner.alive(hosts))
+        if mesh_available(ctx):
+            async def mesh(name: str) -> None:
+                why = await answers(ctx.ip(name), ctx.options.mesh_port, None, deadline + WAIT_HTTP)
+                if why:
+                    raise VerifyError(name, f"routing mesh port {ctx.options.mesh_port}: {why}")
+                runner.results[name].notes.append("routing mesh ok")
+
+            await runner.each(runner.alive(hosts), mesh)
+        else:
+            runner.reporter.problem(leader, Problem(
+                "routing mesh: unavailable (kernel lacks IPVS)",
+                "modprobe ip_vs or a kernel with CONFIG_IP_VS; host-mode ports work", warning=True))
+
+    async def _wait_tasks(self, runner: Runner, leader: str, hosts: list[str]) -> None:
+        """Until every host runs its test task (bounded); hosts without one fail."""
+        ctx = runner.ctx
+        wanted = {ctx.facts[h].hostname: h for h in hosts}
+        deadline = time.monotonic() + WAIT_TASKS
+        running: set[str] = set()
+        last = ""
+        while time.monotonic() < deadline:
+            result = await runner.transports[leader].run(
+                f"docker service ps {NAME} --no-trunc --format '{{{{.Node}}}}|{{{{.CurrentState}}}}|{{{{.Error}}}}'",
+                sudo=True, timeout=30)
+            running = set()
+            for line in result.stdout.splitlines():
+                node, _, rest = line.partition("|")
+                state, _, error = rest.partition("|")
+                if state.startswith("Running"):
+                    running.add(node)
+                elif error and node in wanted:
+                    last = error
+            if set(wanted) <= running:
+                return
+            await asyncio.sleep(1)
+        for hostname, name in wanted.items():
+            if hostname not in running:
+                runner.fail(name, VerifyError(name, "test task did not start" + (f": {last}" if last else "")))
+
+    async def _overlay(self, runner: Runner, hosts: list[str]) -> None:
+        """Each task fetches from up to 4 peers' tasks over the overlay network."""
+        ctx = runner.ctx
+        ips: dict[str, str] = {}
+        find = (f"docker ps -q --filter label=com.docker.swarm.service.name={NAME} | head -n 1")
+
+        async def own_ip(name: str) -> None:
+            result = await runner.transports[name].run(
+                f"docker inspect -f '{{{{(index .NetworkSettings.Networks \"{NETWORK}\").IPAddress}}}}' "
+                f"$({find})", sudo=True, timeout=30)
+            if not result.ok or not result.stdout.strip():
+                raise VerifyError(name, "test task has no overlay address")
+            ips[name] = result.stdout.strip()
+
+        await runner.each(hosts, own_ip)
+        hosts = [h for h in hosts if h in ips]
+        if len(hosts) < 2:
+            return
+
+        async def reach(name: str) -> None:
+            index = hosts.index(name)
+            peers = [hosts[(index + k) % len(hosts)] for k in range(1, min(len(hosts), 5))]
+            failed = []
+            for peer in peers:
+                request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + ips[peer] + " 80"
+                body = ""
+                for _ in range(10):
+                    result = await runner.transports[name].run(
+                        f"docker exec $({find}) sh -c {shlex.quote(request)}", sudo=True, timeout=30)
+                    body = result.stdout
+                    if ctx.facts[peer].hostname in body:
+                        break
+                    await asyncio.sleep(1)
+                else:
+                    failed.append(peer)
+            if failed:
+                raise VerifyError(name, f"overlay network: cannot reach the task on {', '.join(failed)}")
+            runner.results[name].notes.append(f"overlay ok ({len(peers)} peers)")
+
+        await runner.each(hosts, reach)

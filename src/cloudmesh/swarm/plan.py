@@ -1,0 +1,86 @@
+"""Values a phase returns and the runner runs: Secret, Step, Plan. No I/O here.
+
+The printed plan is what apply runs, so `--dry-run` cannot drift from the real run.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+
+class Secret:
+    """A value that must never be shown: str() and repr() are `***`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The real value; only the transport's stdin feed should call this."""
+        return self._value
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One remote command: what it does in words, the command, and how to run it.
+
+    `stdin` may hold Secrets: they reach the host on the channel's stdin only,
+    never on a command line that `ps` or sudo's log could show.
+    """
+
+    description: str
+    command: str
+    sudo: bool = False
+    stdin: tuple[str | Secret, ...] = ()
+    timeout: float = 120.0
+
+    def stdin_text(self) -> str:
+        """The stdin to send, secrets revealed (for the transport only)."""
+        return "".join(p.reveal() if isinstance(p, Secret) else p for p in self.stdin)
+
+    def shown(self) -> str:
+        """The command as --dry-run and -v print it; secrets stay `***`."""
+        text = f"sudo {self.command}" if self.sudo else self.command
+        if self.stdin:
+            text += "  <<< " + "".join(str(p) for p in self.stdin).replace("\n", "\\n")
+        return text
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The ordered steps that close the gap on one host; empty means converged."""
+
+    steps: tuple[Step, ...] = ()
+    reason: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def needs_work(self) -> bool:
+        return bool(self.steps)
+
+    @classmethod
+    def noop(cls, reason: str, *notes: str) -> Plan:
+        return cls((), reason, tuple(notes))
+
+
+_TOKEN = re.compile(r"SWMTKN-[A-Za-z0-9-]+")
+_UNLOCK = re.compile(r"SWMKEY-[A-Za-z0-9+/=-]+")
+
+
+def redact(text: str) -> str:
+    """Mask swarm join tokens and unlock keys in any text bound for a screen or a log."""
+    return _UNLOCK.sub("SWMKEY-***", _TOKEN.sub("SWMTKN-***", text))

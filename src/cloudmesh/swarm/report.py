@@ -1,0 +1,163 @@
+"""Everything the user sees: live per-host progress, plans, problems, tables, JSON.
+
+The only module that prints (and the only one that imports rich). Secrets never get
+here as values: steps show `***`, and every text passes through `redact` as well.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from cloudmesh.swarm.errors import SwarmError
+from cloudmesh.swarm.phases import Problem
+from cloudmesh.swarm.plan import Plan, Step, redact
+
+
+class Reporter:
+    """Progress and results; `quiet` keeps errors and the summary, `verbose` adds commands."""
+
+    def __init__(self, quiet: bool = False, verbose: bool = False, file: TextIO | None = None,
+                 err: TextIO | None = None, live: bool | None = None) -> None:
+        self.quiet = quiet
+        self.verbose = verbose
+        self.console = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
+        self.err = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
+        use_live = self.console.is_terminal if live is None else live
+        self._live: Live | None = None
+        self._activity: dict[str, tuple[str, str]] = {}
+        self._use_live = use_live and not quiet
+        self._phase = ""
+        self._reasons: dict[str, str] = {}
+
+    # -- live view -----------------------------------------------------------------------
+    def _table(self) -> Table:
+        table = Table(box=None, show_header=True, header_style="bold")
+        table.add_column("host")
+        table.add_column("phase")
+        table.add_column("doing")
+        for host, (phase, doing) in self._activity.items():
+            table.add_row(host, phase, escape(doing))
+        return table
+
+    def _set(self, host: str, doing: str) -> None:
+        self._activity[host] = (self._phase, doing)
+        if self._live is not None:
+            self._live.update(self._table())
+
+    def line(self, text: str) -> None:
+        """One plain line (also used above the live view)."""
+        if not self.quiet:
+            self.console.print(escape(redact(text)))
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+    # -- events from the runner ----------------------------------------------------------
+    def phase(self, title: str, hosts: list[str]) -> None:
+        self._phase = title
+        if self._use_live:
+            if self._live is None:
+                self._live = Live(self._table(), console=self.console, refresh_per_second=8,
+                                  transient=True)
+                self._live.start()
+            for host in hosts:
+                self._set(host, "starting")
+        elif not self.quiet:
+            self.console.print(f"[bold]== {escape(title)}[/bold] ({len(hosts)} hosts)")
+
+    def step(self, host: str, step: Step, dry_run: bool = False) -> None:
+        if dry_run:
+            self.line(f"{host}: would {step.description}: {step.shown()}")
+            return
+        if self._use_live:
+            self._set(host, step.description)
+        elif not self.quiet:
+            self.line(f"{host}: {step.description}")
+        if self.verbose:
+            self.line(f"{host}:   $ {step.shown()}")
+
+    def plan(self, host: str, phase: str, plan: Plan, dry_run: bool = False) -> None:
+        if dry_run:
+            if not plan.steps:
+                self.line(f"{host}: nothing to do ({plan.reason})")
+            for step in plan.steps:
+                self.step(host, step, dry_run=True)
+        elif not plan.steps and not self._use_live:
+            if self.verbose:
+                self.line(f"{host}: unchanged ({plan.reason})")
+        elif not plan.steps:
+            self._set(host, f"unchanged ({plan.reason})")
+        if not plan.steps:
+            self._reasons[host] = plan.reason
+
+    def problem(self, host: str, problem: Problem) -> None:
+        kind = "warning" if problem.warning else "problem"
+        text = f"{host}: {kind}: {problem}"
+        if problem.warning and self.quiet:
+            return
+        if self._live is not None:
+            self._live.console.print(escape(redact(text)))
+        else:
+            (self.console if problem.warning else self.err).print(escape(redact(text)))
+
+    def host_failed(self, host: str, error: SwarmError) -> None:
+        self._set(host, "FAILED")
+        text = redact(str(error))
+        if not text.startswith(f"{host}:"):
+            text = f"{host}: {text}"
+        if self._live is not None:
+            self._live.console.print(f"[red]{escape(text)}[/red]")
+        else:
+            self.err.print(escape(text))
+
+    def host_done(self, host: str, phase: str, changed: bool, note: str = "") -> None:
+        reason = self._reasons.pop(host, "")
+        word = "changed" if changed else ("ok" if note else f"unchanged ({reason})" if reason else "ok")
+        text = f"{host}: {phase}: {word}" + (f" ({note})" if note else "")
+        if self._use_live:
+            self._set(host, word + (f" ({note})" if note else ""))
+            if self._live is not None:
+                self._live.console.print(escape(text))
+        elif not self.quiet:
+            self.line(text)
+
+    def error(self, text: str) -> None:
+        self.close()
+        self.err.print(f"error: {escape(redact(text))}")
+
+    def summary(self, failed: list[str], changed: list[str], total: int, dry_run: bool) -> None:
+        self.close()
+        if dry_run:
+            self.line("dry run: nothing was changed")
+        elif failed:
+            self.err.print(f"failed on {len(failed)} of {total} hosts: {', '.join(failed)}")
+        elif not self.quiet or changed:
+            what = f"changed {len(changed)}" if changed else "nothing changed"
+            self.console.print(f"done: {total} hosts ok, {what}")
+
+    # -- status --------------------------------------------------------------------------
+    def status(self, data: dict[str, Any], as_json: bool) -> None:
+        self.close()
+        if as_json:
+            self.console.file.write(json.dumps(data, indent=2) + "\n")
+            return
+        swarm = data["swarm"]
+        table = Table(title=f"cluster {data['cluster']}: "
+                      + (f"swarm {swarm['id'][:12]}, {swarm['managers']} managers, "
+                         f"{swarm['nodes']} nodes" if swarm else "no swarm"))
+        for column in ("host", "address", "role", "leader", "state", "availability", "engine"):
+            table.add_column(column)
+        for node in data["nodes"]:
+            table.add_row(node["host"], node["address"] or "", node["role"] or "",
+                          "yes" if node["leader"] else "", node["state"],
+                          node["availability"] or "", node["engine"] or "")
+        self.console.print(table)

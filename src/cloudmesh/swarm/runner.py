@@ -1,0 +1,260 @@
+"""The runner: connect once per host, then per phase facts -> problems -> plan -> apply -> re-check.
+
+Hosts of a batch run concurrently; batches run in order. A failed host is recorded and
+the others finish their batch; then the phase stops and no later phase starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+from cloudmesh.swarm.errors import (
+    CommandError,
+    ConnectError,
+    HostError,
+    NotConverged,
+    PreflightError,
+    SwarmError,
+)
+from cloudmesh.swarm.facts import PROBE_SCRIPT, HostFacts, parse_facts
+from cloudmesh.swarm.hostlog import HostLog
+from cloudmesh.swarm.inventory import Inventory, managers
+from cloudmesh.swarm.options import RunOptions
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.transport import SshTarget, SshTransport, Transport
+
+if TYPE_CHECKING:
+    from cloudmesh.swarm.report import Reporter
+
+T = TypeVar("T")
+Connector = Callable[[SshTarget, RunOptions], Awaitable[Transport]]
+
+
+@dataclass
+class HostResult:
+    """How one host ended a command: changed, unchanged or failed (with the error)."""
+
+    host: str
+    changed: bool = False
+    error: SwarmError | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None
+
+
+async def ssh_connector(target: SshTarget, options: RunOptions) -> Transport:
+    return await SshTransport.connect(target, options.become_password)
+
+
+class Runner:
+    """Holds the connections, the context and the per-host results of one command."""
+
+    def __init__(self, inventory: Inventory, options: RunOptions, reporter: Reporter,
+                 connector: Connector = ssh_connector) -> None:
+        self.inventory = inventory
+        self.options = options
+        self.reporter = reporter
+        self.connector = connector
+        self.ctx = Context(inventory, options, managers(inventory, options.force))
+        self.transports: dict[str, Transport] = {}
+        self.results = {h.name: HostResult(h.name) for h in inventory.hosts}
+        self.logs: dict[str, HostLog] = {}
+        self._stale: set[str] = {h.name for h in inventory.hosts}
+        self._limit = asyncio.Semaphore(max(1, options.concurrency))
+
+    # -- connections -------------------------------------------------------------------
+    def target(self, name: str) -> SshTarget:
+        spec = self.inventory.host(name)
+        return SshTarget(
+            name=name,
+            address=spec.address,
+            port=self.inventory.port_of(spec),
+            user=self.inventory.user_of(spec),
+            key=self.inventory.ssh.key,
+            known_hosts=self.inventory.ssh.known_hosts,
+            strict_host_keys=self.options.strict_host_keys,
+            connect_timeout=self.options.connect_timeout,
+        )
+
+    async def connect(self) -> None:
+        """One connection per host, all at once; a host that cannot connect fails."""
+        names = [h.name for h in self.inventory.hosts]
+        for name in names:
+            self.logs[name] = HostLog(self.inventory.name, name)
+        self.reporter.phase("Connect", names)
+
+        async def one(name: str) -> None:
+            target = self.target(name)
+            self.log(name, f"connect {target.user}@{target.address}:{target.port}")
+            transport = await self.connector(target, self.options)
+            self.transports[name] = transport
+            peer = getattr(transport, "peer_address", None)
+            if isinstance(peer, str) and peer:
+                self.ctx.addresses[name] = peer
+
+        await self.each(names, one)
+
+    async def close(self) -> None:
+        await asyncio.gather(*(t.close() for t in self.transports.values()), return_exceptions=True)
+        for log in self.logs.values():
+            log.close()
+
+    # -- helpers -------------------------------------------------------------------------
+    def log(self, host: str, text: str) -> None:
+        if host in self.logs:
+            self.logs[host].write(text)
+
+    def alive(self, names: Iterable[str]) -> list[str]:
+        """Hosts that are connected and have not failed."""
+        return [n for n in names if n in self.transports and not self.results[n].failed]
+
+    def fail(self, name: str, error: SwarmError) -> None:
+        if self.results[name].error is None:
+            self.results[name].error = error
+        self.log(name, f"FAILED: {error}")
+        self.reporter.host_failed(name, error)
+
+    async def each(self, names: Iterable[str], work: Callable[[str], Awaitable[None]]) -> None:
+        """Run `work` on each host concurrently (bounded); errors fail only that host."""
+
+        async def guarded(name: str) -> None:
+            async with self._limit:
+                try:
+                    await work(name)
+                except HostError as error:
+                    self.fail(name, error)
+                except SwarmError as error:
+                    self.fail(name, error)
+                except Exception as error:  # a bug: keep the traceback in the log
+                    import traceback
+
+                    self.log(name, traceback.format_exc())
+                    self.fail(name, HostError(name, f"internal error: {type(error).__name__}: {error}"))
+
+        await asyncio.gather(*(guarded(n) for n in names))
+
+    # -- facts ---------------------------------------------------------------------------
+    async def refresh(self, names: Iterable[str] | None = None) -> None:
+        """Probe the stale hosts (or `names`): one round trip each, in parallel."""
+        wanted = self.alive(names if names is not None else self._stale)
+
+        async def probe(name: str) -> None:
+            transport = self.transports[name]
+            before = time.time()
+            result = await transport.run(PROBE_SCRIPT, sudo=self._probe_sudo(), timeout=60,
+                                         stdin="")
+            after = time.time()
+            if result.exit_status is None:
+                raise CommandError(name, "gather facts", None, result.stderr)
+            facts = parse_facts(result.stdout)
+            self.ctx.facts[name] = facts
+            if facts.clock is not None:
+                self.ctx.clock_offsets[name] = facts.clock - (before + after) / 2
+            self._stale.discard(name)
+
+        await self.each(wanted, probe)
+
+    def _probe_sudo(self) -> bool:
+        """With a become password, the probe itself runs under sudo so docker facts are read."""
+        return self.options.become_password is not None
+
+    def mark_stale(self, names: Iterable[str] | None = None) -> None:
+        self._stale.update(names if names is not None else self.results)
+
+    # -- phases --------------------------------------------------------------------------
+    async def run_phase(self, phase: Phase) -> bool:
+        """Run one phase on every live host; True when no host failed."""
+        names = self.alive(h.name for h in self.inventory.hosts)
+        self.reporter.phase(phase.title, names)
+        await self.refresh()
+        names = self.alive(names)
+        self._report_problems(phase, names)
+        names = self.alive(names)
+        if any(self.results[n].failed for n in self.results):
+            return False
+        batches = phase.batches(self.ctx)
+        applied: set[str] = set()
+        for index, batch in enumerate(batches):
+            hosts = self.alive(batch.hosts)
+            if not hosts:
+                continue
+            if index and self._stale:
+                await self.refresh()
+            await phase.before_batch(self.ctx, batch, self.transports)
+            plans = {h: phase.plan(self.ctx, h, batch.stage) for h in hosts}
+            for host, plan in plans.items():
+                self.reporter.plan(host, phase.title, plan, dry_run=self.options.dry_run)
+            if self.options.dry_run:
+                continue
+            todo = [h for h in hosts if plans[h].needs_work]
+            await self.each(todo, lambda h: self.apply(h, plans[h]))
+            applied.update(todo)
+            if todo:
+                self.mark_stale()
+            if any(self.results[h].failed for h in batch.hosts if h in self.results):
+                break
+        if applied and not self.options.dry_run:
+            await self._recheck(phase, batches, applied)
+        failed = [n for n in names if self.results[n].failed]
+        for name in names:
+            if not self.results[name].failed:
+                self.reporter.host_done(name, phase.title, changed=name in applied)
+        return not failed
+
+    def _report_problems(self, phase: Phase, names: list[str]) -> None:
+        for name in names:
+            problems = phase.problems(self.ctx, name)
+            for problem in problems:
+                self.log(name, f"{'warning' if problem.warning else 'problem'}: {problem}")
+                self.reporter.problem(name, problem)
+            errors = [str(p) for p in problems if not p.warning]
+            if errors:
+                self.fail(name, PreflightError(name, errors))
+
+    async def apply(self, host: str, plan: Plan) -> None:
+        """Run the plan's steps in order; stop at the first that fails."""
+        transport = self.transports[host]
+        self.results[host].changed = True
+        for step in plan.steps:
+            self.reporter.step(host, step)
+            self.log(host, f"run: {step.description}: {step.shown()}")
+            started = time.monotonic()
+            result = await transport.run(step.command, sudo=step.sudo, stdin=step.stdin_text(),
+                                         timeout=step.timeout)
+            self.log(host, f"exit {result.exit_status} after {time.monotonic() - started:.1f} s"
+                     + (f"\nstdout: {result.stdout.strip()}" if result.stdout.strip() else "")
+                     + (f"\nstderr: {result.stderr.strip()}" if result.stderr.strip() else ""))
+            if not result.ok:
+                raise CommandError(host, step.description, result.exit_status, result.stderr)
+
+    async def _recheck(self, phase: Phase, batches: list[Batch], applied: set[str]) -> None:
+        """Probe again and re-plan: a host that still has work did not converge."""
+        await self.refresh(self.alive(h.name for h in self.inventory.hosts))
+        for batch in batches:
+            for host in self.alive(batch.hosts):
+                plan = phase.plan(self.ctx, host, batch.stage)
+                if plan.needs_work and host in applied:
+                    left = ", ".join(step.description for step in plan.steps)
+                    self.fail(host, NotConverged(host, f"{phase.title}: still to do after apply: {left}"))
+
+    def problems_of(self, phase: Phase, name: str) -> list[Problem]:
+        return phase.problems(self.ctx, name)
+
+
+def quote(text: str) -> str:
+    return shlex.quote(text)
+
+
+def failed_error(results: dict[str, HostResult]) -> list[SwarmError]:
+    return [r.error for r in results.values() if r.error is not None]
+
+
+__all__ = ["ConnectError", "HostResult", "Runner", "Step"]

@@ -1,0 +1,256 @@
+"""Run commands on a host: the Transport protocol and SshTransport, the only SSH code.
+
+One SSH connection per host for the whole command; each command is a channel on it,
+with a timeout. Host keys: the known_hosts file is trusted; an unknown host is
+recorded there (accept-new) unless strict; a changed key is always refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from cloudmesh.swarm.errors import ConnectError, HostKeyError
+from cloudmesh.swarm.plan import Secret
+
+if TYPE_CHECKING:
+    import asyncssh
+
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one remote command did; exit_status None means it timed out."""
+
+    exit_status: int | None
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+class Transport(Protocol):
+    """What phases need from a host connection (pyinfra's connector, trimmed)."""
+
+    name: str
+
+    async def run(
+        self, command: str, *, sudo: bool = False, stdin: str = "", timeout: float = 60.0
+    ) -> Result: ...
+
+    async def put(self, data: bytes, path: str, *, mode: str = "0644", sudo: bool = False) -> Result: ...
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SshTarget:
+    """Where and as whom to connect; built from the inventory by the runner."""
+
+    name: str
+    address: str
+    port: int = 22
+    user: str = "pi"
+    key: Path | None = None
+    known_hosts: Path | None = None
+    strict_host_keys: bool = False
+    connect_timeout: float = 15.0
+
+
+def sudo_prefix(user: str, password: Secret | None) -> str:
+    """How to become root: nothing for root, `sudo -S` with a password, else `sudo -n`."""
+    if user == "root":
+        return ""
+    return "sudo -S -p '' " if password is not None else "sudo -n "
+
+
+class SshTransport:
+    """A Transport over one asyncssh connection."""
+
+    def __init__(self, target: SshTarget, conn: asyncssh.SSHClientConnection,
+                 become_password: Secret | None = None) -> None:
+        self.name = target.name
+        self.target = target
+        self._conn = conn
+        self._password = become_password
+
+    @classmethod
+    async def connect(cls, target: SshTarget, become_password: Secret | None = None) -> SshTransport:
+        """Open the connection; raise ConnectError or HostKeyError naming the host."""
+        import asyncssh
+
+        known_hosts = (target.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+        policy = _HostKeyPolicy(target, known_hosts)
+        options: dict[str, object] = {}
+        if target.key is not None:
+            key = target.key.expanduser()
+            if not key.is_file():
+                raise ConnectError(target.name, f"SSH key {key} does not exist")
+            options["client_keys"] = [str(key)]
+        try:
+            conn = await asyncssh.connect(
+                target.address,
+                port=target.port,
+                username=target.user,
+                known_hosts=policy.trusted(),
+                client_factory=policy.client,
+                connect_timeout=target.connect_timeout,
+                login_timeout=target.connect_timeout,
+                keepalive_interval=30,
+                **options,  # type: ignore[arg-type]
+            )
+        except asyncssh.HostKeyNotVerifiable as error:
+            raise policy.error or HostKeyError(target.name, str(error)) from None
+        except asyncssh.PermissionDenied:
+            raise ConnectError(
+                target.name,
+                f"SSH login as {target.user!r} was refused (no accepted key); "
+                "install your key with ssh-copy-id or check --user/--key",
+            ) from None
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
+            if policy.error is not None:
+                raise policy.error from None
+            reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or str(error)
+            reason = reason or type(error).__name__
+            raise ConnectError(
+                target.name, f"cannot connect to {target.address}:{target.port}: {reason}"
+            ) from None
+        return cls(target, conn, become_password)
+
+    async def run(
+        self, command: str, *, sudo: bool = False, stdin: str = "", timeout: float = 60.0
+    ) -> Result:
+        """Run `command` in sh; with sudo as root; stdin may carry secrets, never argv."""
+        import asyncssh
+
+        wrapped = f"sh -c {shlex.quote(command)}"
+        if sudo:
+            prefix = sudo_prefix(self.target.user, self._password)
+            if prefix.startswith("sudo -S") and self._password is not None:
+                stdin = self._password.reveal() + "\n" + stdin
+            wrapped = prefix + wrapped
+        try:
+            done = await self._conn.run(wrapped, input=stdin or None, timeout=timeout, check=False)
+        except asyncssh.TimeoutError as error:
+            return Result(None, _text(error.stdout), _text(error.stderr) + f"\ntimed out after {timeout:.0f} s")
+        except (OSError, asyncssh.Error) as error:
+            raise ConnectError(self.name, f"connection lost: {error}") from None
+        return Result(done.exit_status if done.exit_status is not None else 255,
+                      _text(done.stdout), _text(done.stderr))
+
+    async def put(self, data: bytes, path: str, *, mode: str = "0644", sudo: bool = False) -> Result:
+        """Write `data` to `path` atomically (temp file then rename), via stdin."""
+        import asyncssh
+
+        tmp = f"{path}.cms-swarm-tmp"
+        command = (f"cat > {shlex.quote(tmp)} && chmod {mode} {shlex.quote(tmp)} "
+                   f"&& mv -f {shlex.quote(tmp)} {shlex.quote(path)}")
+        wrapped = f"sh -c {shlex.quote(command)}"
+        payload = data
+        if sudo:
+            prefix = sudo_prefix(self.target.user, self._password)
+            if prefix.startswith("sudo -S") and self._password is not None:
+                payload = self._password.reveal().encode() + b"\n" + data
+            wrapped = prefix + wrapped
+        try:
+            done = await self._conn.run(wrapped, input=payload, encoding=None, timeout=120, check=False)
+        except (OSError, asyncssh.Error) as error:
+            raise ConnectError(self.name, f"upload of {path} failed: {error}") from None
+        return Result(done.exit_status if done.exit_status is not None else 255,
+                      _text(done.stdout), _text(done.stderr))
+
+    async def close(self) -> None:
+        self._conn.close()
+        try:
+            await asyncio.wait_for(self._conn.wait_closed(), 5)
+        except (asyncio.TimeoutError, OSError):
+            pass
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
+
+
+def _known_host_name(address: str, port: int) -> str:
+    return address if port == 22 else f"[{address}]:{port}"
+
+
+class _HostKeyPolicy:
+    """accept-new / strict host-key checking on top of asyncssh's known_hosts matching."""
+
+    def __init__(self, target: SshTarget, path: Path) -> None:
+        self.target = target
+        self.path = path
+        self.error: HostKeyError | None = None
+
+    def trusted(self) -> object:
+        """What asyncssh should trust: the file's entries (an empty set when it is absent)."""
+        import asyncssh
+
+        if self.path.is_file():
+            try:
+                return asyncssh.read_known_hosts(str(self.path))
+            except (OSError, ValueError, asyncssh.Error) as error:
+                raise HostKeyError(self.target.name, f"cannot read {self.path}: {error}") from None
+        return ([], [], [])
+
+    def has_entry(self, host: str, addr: str, port: int) -> bool:
+        """Does the file already name this host (so a mismatch is a *changed* key)?"""
+        import asyncssh
+
+        if not self.path.is_file():
+            return False
+        known = asyncssh.read_known_hosts(str(self.path))
+        for name in {host, addr, self.target.address}:
+            keys = known.match(name, addr, port)
+            if keys[0] or keys[2]:
+                return True
+        return False
+
+    def client(self) -> asyncssh.SSHClient:
+        import asyncssh
+
+        policy = self
+
+        class _Client(asyncssh.SSHClient):
+            def validate_host_public_key(
+                self, host: str, addr: str, port: int, key: asyncssh.SSHKey
+            ) -> bool:
+                return policy.decide(host, addr, port, key)
+
+        return _Client()
+
+    def decide(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        """Called by asyncssh when no trusted key matched: new host, or changed key."""
+        name = self.target.name
+        fingerprint = key.get_fingerprint()
+        entry = _known_host_name(self.target.address, port)
+        if self.has_entry(host, addr, port):
+            self.error = HostKeyError(
+                name,
+                f"host key of {self.target.address} has CHANGED (now {fingerprint}); if the host "
+                f"was reinstalled, remove the old key with: ssh-keygen -f {self.path} -R '{entry}'",
+            )
+            return False
+        if self.target.strict_host_keys:
+            self.error = HostKeyError(
+                name,
+                f"host key of {self.target.address} is not in {self.path} ({fingerprint}) and "
+                "--strict-host-keys is set; add it with ssh-keyscan after checking it",
+            )
+            return False
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        line = f"{entry} {key.export_public_key().decode().strip()}\n"
+        with open(self.path, "a", encoding="utf-8") as handle:
+            handle.write(line)
+        return True

@@ -1,0 +1,169 @@
+"""Facts in, steps out: each phase's plan for the states a host can be in."""
+
+from __future__ import annotations
+
+import pytest
+
+from cloudmesh.swarm.facts import parse_facts
+from cloudmesh.swarm.inventory import Inventory
+from cloudmesh.swarm.options import RunOptions
+from cloudmesh.swarm.phases import Context
+from cloudmesh.swarm.phases.configure import ConfigurePhase
+from cloudmesh.swarm.phases.install import InstallPhase
+from cloudmesh.swarm.phases.reset import ResetPhase
+from cloudmesh.swarm.phases.verify import setup_steps
+from cloudmesh.swarm.plan import Secret
+
+from .probes import node_row, probe, swarm_info
+
+
+def inventory(n: int = 3, **host: object) -> Inventory:
+    hosts = [{"name": f"pi{i}", "address": f"10.0.0.{10 + i}"} for i in range(1, n + 1)]
+    hosts[-1].update(host)
+    return Inventory.model_validate({"name": "t", "hosts": hosts})
+
+
+def context(inv: Inventory, probes: dict[str, str], **options: object) -> Context:
+    from cloudmesh.swarm.inventory import managers
+
+    ctx = Context(inv, RunOptions(**options), managers(inv))  # type: ignore[arg-type]
+    ctx.facts = {name: parse_facts(text) for name, text in probes.items()}
+    return ctx
+
+
+def descriptions(plan: object) -> list[str]:
+    return [step.description for step in plan.steps]  # type: ignore[attr-defined]
+
+
+def test_install_on_a_bare_host_installs_starts_and_adds_the_user() -> None:
+    ctx = context(inventory(1), {"pi1": probe()})
+    plan = InstallPhase().plan(ctx, "pi1", "all")
+    assert descriptions(plan) == [
+        "refresh package lists when older than a day",
+        "install docker.io (engine only, no recommends)",
+        "enable and start the engine",
+        "wait until the engine answers",
+        "add pi to the docker group",
+    ]
+    assert "--no-install-recommends docker.io" in plan.steps[1].command
+    assert all(step.sudo for step in plan.steps)
+
+
+def test_install_skips_a_working_engine_and_says_which() -> None:
+    ctx = context(inventory(1), {"pi1": probe(docker="26.1.5", groups="pi sudo docker")})
+    plan = InstallPhase().plan(ctx, "pi1", "all")
+    assert not plan.needs_work
+    assert plan.reason == "docker 26.1.5 already running"
+
+
+def test_install_starts_a_stopped_engine_without_reinstalling() -> None:
+    ctx = context(inventory(1), {"pi1": probe(docker="20.10.24", active=False, groups="pi docker")})
+    assert descriptions(InstallPhase().plan(ctx, "pi1", "all")) == [
+        "enable and start the engine", "wait until the engine answers"]
+
+
+def bare_cluster(n: int = 3) -> Context:
+    return context(inventory(n), {f"pi{i}": probe(f"pi{i}", docker="20.10.24") for i in range(1, n + 1)})
+
+
+def test_configure_batches_init_then_managers_one_at_a_time_then_workers() -> None:
+    ctx = bare_cluster(5)
+    batches = [(b.stage, b.hosts) for b in ConfigurePhase().batches(ctx)]
+    assert batches == [
+        ("init", ("pi1",)),
+        ("join-manager", ("pi1",)), ("join-manager", ("pi2",)), ("join-manager", ("pi3",)),
+        ("join-worker", ("pi4", "pi5")),
+        ("nodes", ("pi1", "pi2", "pi3")),
+    ]
+
+
+def test_configure_inits_on_the_first_manager_with_its_address() -> None:
+    ctx = bare_cluster()
+    plan = ConfigurePhase().plan(ctx, "pi1", "init")
+    assert [s.command for s in plan.steps] == ["docker swarm init --advertise-addr 10.0.0.11"]
+
+
+def test_join_token_travels_on_stdin_and_is_masked_when_shown() -> None:
+    ctx = bare_cluster()
+    ctx.facts["pi1"] = parse_facts(probe("pi1", docker="20.10.24", swarm=swarm_info("n1", True),
+                                         nodes=[node_row("n1", "pi1", "Leader", me=True)]))
+    ctx.secrets["manager"] = Secret("SWMTKN-1-secret-token")
+    step = ConfigurePhase().plan(ctx, "pi2", "join-manager").steps[-1]
+    assert "SWMTKN" not in step.command
+    assert "SWMTKN-1-secret-token" in step.stdin_text()
+    assert "SWMTKN" not in step.shown() and "***" in step.shown()
+    assert '"RemoteAddrs": ["10.0.0.11:2377"]' in step.stdin_text()
+    assert '"AdvertiseAddr": "10.0.0.12"' in step.stdin_text()
+
+
+def converged() -> Context:
+    rows = [node_row("n1", "pi1", "Leader", me=True), node_row("n2", "pi2", "Reachable"),
+            node_row("n3", "pi3", "Reachable")]
+    probes = {"pi1": probe("pi1", docker="20.10.24", swarm=swarm_info("n1", True), nodes=rows)}
+    for i in (2, 3):
+        probes[f"pi{i}"] = probe(f"pi{i}", docker="20.10.24", swarm=swarm_info(f"n{i}", True))
+    return context(inventory(), probes)
+
+
+@pytest.mark.parametrize("stage,host", [("init", "pi1"), ("join-manager", "pi2"),
+                                        ("join-manager", "pi3"), ("nodes", "pi1"), ("nodes", "pi2")])
+def test_configure_on_a_converged_swarm_is_a_noop(stage: str, host: str) -> None:
+    plan = ConfigurePhase().plan(converged(), host, stage)
+    assert not plan.needs_work and plan.reason
+
+
+def test_a_host_in_another_swarm_is_refused() -> None:
+    ctx = converged()
+    ctx.facts["pi3"] = parse_facts(probe("pi3", docker="20.10.24", swarm=swarm_info("x9", True, "other")))
+    problems = ConfigurePhase().problems(ctx, "pi3")
+    assert len(problems) == 1 and "another swarm" in problems[0].message
+    assert ConfigurePhase().problems(ctx, "pi2") == []
+
+
+def test_labels_and_stale_nodes_are_fixed_on_the_leader_only() -> None:
+    ctx = converged()
+    inv = inventory(labels={"disk": "ssd"})
+    ctx.inventory = inv
+    rows = [node_row("n1", "pi1", "Leader", me=True), node_row("n2", "pi2", "Reachable"),
+            node_row("n3", "pi3", "Reachable"), node_row("old3", "pi3", "", status="Down")]
+    ctx.facts["pi1"] = parse_facts(probe("pi1", docker="20.10.24", swarm=swarm_info("n1", True),
+                                         nodes=rows))
+    plan = ConfigurePhase().plan(ctx, "pi1", "nodes")
+    assert [s.command for s in plan.steps] == [
+        "docker node rm --force old3",
+        "docker node update --label-add disk=ssd n3",
+    ]
+    assert not ConfigurePhase().plan(ctx, "pi2", "nodes").needs_work
+
+
+def test_reset_orders_workers_then_managers_then_the_leader() -> None:
+    rows = [node_row("n1", "pi1", "Reachable"), node_row("n2", "pi2", "Leader", me=True)]
+    inv = inventory(4)
+    probes = {
+        "pi1": probe("pi1", docker="1", swarm=swarm_info("n1", True)),
+        "pi2": probe("pi2", docker="1", swarm=swarm_info("n2", True), nodes=rows),
+        "pi3": probe("pi3", docker="1", swarm=swarm_info("n3", True)),
+        "pi4": probe("pi4", docker="1", swarm=swarm_info("n4", False)),
+    }
+    ctx = context(inv, probes)
+    order = [b.hosts for b in ResetPhase().batches(ctx)]
+    assert order == [("pi4",), ("pi1",), ("pi3",), ("pi2",)]
+    assert [s.command for s in ResetPhase().plan(ctx, "pi4", "leave").steps] == [
+        "docker swarm leave --force"]
+
+
+def test_reset_of_a_host_outside_any_swarm_is_a_noop_unless_purging() -> None:
+    ctx = bare_cluster(1)
+    assert not ResetPhase().plan(ctx, "pi1", "leave").needs_work
+    ctx = context(inventory(1), {"pi1": probe(docker="20.10.24")}, purge=True)
+    assert "remove docker.io" in descriptions(ResetPhase().plan(ctx, "pi1", "leave"))
+
+
+def test_verify_uses_host_mode_and_adds_the_mesh_only_with_ipvs() -> None:
+    ctx = converged()
+    steps = setup_steps(ctx)
+    assert any("mode=host" in s.command and "--mode global" in s.command for s in steps)
+    assert not any("cms-swarm-verify-mesh" in s.command and "create" in s.command for s in steps)
+    for name in ctx.facts:
+        ctx.facts[name] = parse_facts(probe(name, ipvs="yes"))
+    assert any("cms-swarm-verify-mesh" in s.command and "create" in s.command for s in setup_steps(ctx))

@@ -1,0 +1,151 @@
+"""The runner with a FakeTransport giving canned output per command (no SSH, no hosts)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cloudmesh.swarm.actions import run_action
+from cloudmesh.swarm.errors import ConnectError
+from cloudmesh.swarm.facts import PROBE_SCRIPT
+from cloudmesh.swarm.inventory import Inventory
+from cloudmesh.swarm.options import RunOptions
+from cloudmesh.swarm.report import Reporter
+from cloudmesh.swarm.transport import Result, SshTarget, Transport
+
+from .probes import probe
+
+Handler = Callable[[str, str], Result]
+
+
+class FakeTransport:
+    """Answers the probe from a canned text and other commands from a handler; records all."""
+
+    def __init__(self, name: str, handler: Handler, calls: list[tuple[str, str]]) -> None:
+        self.name = name
+        self.handler = handler
+        self.calls = calls
+
+    async def run(self, command: str, *, sudo: bool = False, stdin: str = "",
+                  timeout: float = 60.0) -> Result:
+        self.calls.append((self.name, command))
+        return self.handler(self.name, command)
+
+    async def put(self, data: bytes, path: str, *, mode: str = "0644", sudo: bool = False) -> Result:
+        return Result(0, "", "")
+
+    async def close(self) -> None:
+        pass
+
+
+def bare(name: str, command: str) -> Result:
+    if command == PROBE_SCRIPT:
+        return Result(0, probe(name), "")
+    return Result(0, "", "")
+
+
+class Lab:
+    def __init__(self, handler: Handler = bare, unreachable: tuple[str, ...] = ()) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.handler = handler
+        self.unreachable = unreachable
+
+    async def connect(self, target: SshTarget, options: RunOptions) -> Transport:
+        if target.name in self.unreachable:
+            raise ConnectError(target.name, f"cannot connect to {target.address}:22: refused")
+        return FakeTransport(target.name, self.handler, self.calls)
+
+    def commands(self, host: str | None = None) -> list[str]:
+        return [c for h, c in self.calls if c != PROBE_SCRIPT and (host is None or h == host)]
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CMS_SWARM_HOME", str(tmp_path / "state"))
+
+
+def inventory(n: int = 3) -> Inventory:
+    return Inventory.model_validate(
+        {"name": "t", "hosts": [{"name": f"pi{i}", "address": f"10.0.0.{i}"} for i in range(1, n + 1)]})
+
+
+def run(action: str, lab: Lab, **options: object) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = run_action(action, inventory(), RunOptions(**options), Reporter(file=out, err=err),  # type: ignore[arg-type]
+                      connector=lab.connect, skip_verify=True)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_a_failed_preflight_stops_before_any_change() -> None:
+    def handler(name: str, command: str) -> Result:
+        if command == PROBE_SCRIPT:
+            return Result(0, probe(name, sudo=name != "pi2"), "")
+        return Result(0, "", "")
+
+    lab = Lab(handler)
+    code, _, err = run("create", lab)
+    assert code == 1
+    assert lab.commands() == []
+    assert "pi2: sudo needs a password" in err
+
+
+def test_one_host_fails_the_others_finish_and_the_next_phase_never_starts() -> None:
+    def handler(name: str, command: str) -> Result:
+        if command == PROBE_SCRIPT:
+            return Result(0, probe(name), "")
+        if name == "pi2" and "install -y" in command:
+            return Result(100, "", "E: Unable to locate package docker.io\n")
+        return Result(0, "", "")
+
+    lab = Lab(handler)
+    code, _, err = run("create", lab)
+    assert code == 1
+    assert any("install -y" in c for c in lab.commands("pi1"))
+    assert any("usermod -aG docker pi" in c for c in lab.commands("pi3"))
+    assert not any("usermod" in c for c in lab.commands("pi2"))
+    assert not any("swarm" in c for c in lab.commands())
+    assert "pi2: install docker.io (engine only, no recommends) failed (exit 100)" in err
+    assert "Unable to locate package docker.io" in err
+
+
+def test_an_unreachable_host_is_named_and_nothing_runs() -> None:
+    lab = Lab(unreachable=("pi3",))
+    code, _, err = run("install", lab)
+    assert code == 1
+    assert "pi3: cannot connect to 10.0.0.3:22" in err
+    assert lab.commands() == []
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing() -> None:
+    lab = Lab()
+    code, out, _ = run("install", lab, dry_run=True)
+    assert code == 0
+    assert lab.commands() == []
+    assert "pi1: would install docker.io (engine only, no recommends): sudo " in out
+    assert "dry run: nothing was changed" in out
+
+
+def test_a_step_that_does_not_converge_fails_the_host() -> None:
+    lab = Lab()  # every command "succeeds" but the probe never shows docker
+    code, _, err = run("install", lab)
+    assert code == 1
+    assert "still to do after apply" in err
+
+
+def test_tokens_in_output_never_reach_the_screen_or_the_log(tmp_path: Path) -> None:
+    def handler(name: str, command: str) -> Result:
+        if command == PROBE_SCRIPT:
+            return Result(0, probe(name), "")
+        return Result(1, "docker swarm join --token SWMTKN-1-abcdef 10.0.0.1:2377", "SWMTKN-1-abcdef")
+
+    lab = Lab(handler)
+    code, out, err = run("install", lab)
+    assert code == 1
+    logs = "".join(p.read_text() for p in (tmp_path / "state" / "logs" / "t").iterdir())
+    assert "SWMTKN-1-abcdef" not in out + err + logs
+    assert "SWMTKN-***" in logs
+    modes = {p.stat().st_mode & 0o777 for p in (tmp_path / "state" / "logs" / "t").iterdir()}
+    assert modes == {0o600}
