@@ -79,6 +79,8 @@ class SshTransport:
         self.target = target
         self._conn = conn
         self._password = become_password
+        peer = conn.get_extra_info("peername")
+        self.peer_address: str = str(peer[0]) if peer else target.address
 
     @classmethod
     async def connect(cls, target: SshTarget, become_password: Secret | None = None) -> SshTransport:
