@@ -1,0 +1,18 @@
+"""Run `cms-swarm` as a user types it, from the same environment as the tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+CMS_SWARM = str(Path(sys.executable).with_name("cms-swarm"))
+
+
+def cms_swarm(*args: str, timeout: float = 900, env: dict[str, str] | None = None,
+              stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; the result carries returncode, stdout and stderr."""
+    return subprocess.run([CMS_SWARM, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, input=stdin,
+                          stdin=None if stdin is not None else subprocess.DEVNULL)
