@@ -97,7 +97,7 @@ class Reporter:
         elif not plan.steps:
             self._set(host, f"unchanged ({plan.reason})")
         if not plan.steps:
-            self._reasons[host] = plan.reason
+            self._reasons.setdefault(host, plan.reason)
 
     def problem(self, host: str, problem: Problem) -> None:
         kind = "warning" if problem.warning else "problem"
@@ -121,7 +121,7 @@ class Reporter:
 
     def host_done(self, host: str, phase: str, changed: bool, note: str = "") -> None:
         reason = self._reasons.pop(host, "")
-        word = "changed" if changed else ("ok" if note else f"unchanged ({reason})" if reason else "ok")
+        word = "changed" if changed else (reason or "ok")
         text = f"{host}: {phase}: {word}" + (f" ({note})" if note else "")
         if self._use_live:
             self._set(host, word + (f" ({note})" if note else ""))

@@ -124,4 +124,4 @@ class PreparePhase(Phase):
         return [problem for check in CHECKS for problem in check(ctx, host, facts)]
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
-        return Plan.noop("checks only")
+        return Plan.noop("all checks passed")

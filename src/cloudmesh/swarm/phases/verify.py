@@ -59,7 +59,7 @@ def setup_steps(ctx: Context) -> list[Step]:
              f"docker network create --driver overlay --attachable {NETWORK}", sudo=True),
         Step("start a global test service (host-mode port)",
              f"docker service create --detach --quiet --name {NAME} --mode global "
-             f"--endpoint-mode dnsrr --network {NETWORK} --no-resolve-image "
+             f"--endpoint-mode dnsrr --network {NETWORK} --no-resolve-image --stop-signal KILL "
              f"--hostname '{{{{.Node.Hostname}}}}' "
              f"--publish mode=host,target=80,published={port} {image} sh -c {shlex.quote(SERVE)}",
              sudo=True),
@@ -67,15 +67,16 @@ def setup_steps(ctx: Context) -> list[Step]:
     if mesh_available(ctx):
         steps.append(Step("start a routing-mesh test service (ingress port)",
                           f"docker service create --detach --quiet --name {MESH} --replicas 1 "
-                          f"--no-resolve-image --publish published={ctx.options.mesh_port},target=80 "
+                          f"--no-resolve-image --stop-signal KILL "
+                          f"--publish published={ctx.options.mesh_port},target=80 "
                           f"{image} sh -c {shlex.quote(SERVE)}", sudo=True))
     return steps
 
 
 def cleanup_command() -> str:
     return (f"docker service rm {NAME} {MESH} >/dev/null 2>&1; "
-            f"i=0; while docker network inspect {NETWORK} >/dev/null 2>&1 && [ $i -lt 30 ]; do "
-            f"docker network rm {NETWORK} >/dev/null 2>&1 || sleep 1; i=$((i+1)); done; true")
+            f"i=0; while docker network inspect {NETWORK} >/dev/null 2>&1 && [ $i -lt 150 ]; do "
+            f"docker network rm {NETWORK} >/dev/null 2>&1 || sleep 0.2; i=$((i+1)); done; true")
 
 
 def mesh_available(ctx: Context) -> bool:
@@ -105,7 +106,7 @@ async def answers(address: str, port: int, expected: str | None, deadline: float
             last = f"answered {body[:40]!r}, expected {expected!r}"
         except (OSError, asyncio.TimeoutError) as error:
             last = str(error) or type(error).__name__
-        await asyncio.sleep(1)
+        await asyncio.sleep(0.3)
     return last
 
 
@@ -141,7 +142,9 @@ class VerifyPhase:
         try:
             await self._service_checks(runner, leader, names)
         finally:
+            started = time.monotonic()
             await runner.transports[leader].run(cleanup_command(), sudo=True, timeout=90)
+            runner.log(leader, f"verify: cleanup took {time.monotonic() - started:.1f} s")
         ok = not any(runner.results[n].failed for n in names)
         for name in runner.alive(names):
             runner.reporter.host_done(name, self.title, changed=False,
@@ -160,7 +163,9 @@ class VerifyPhase:
 
                 raise CommandError(leader, step.description, result.exit_status, result.stderr)
         hosts = runner.alive(names)
+        started = time.monotonic()
         await self._wait_tasks(runner, leader, hosts)
+        runner.log(leader, f"verify: test tasks running after {time.monotonic() - started:.1f} s")
         deadline = time.monotonic() + WAIT_HTTP
 
         async def host_port(name: str) -> None:
@@ -170,7 +175,9 @@ class VerifyPhase:
             runner.results[name].notes.append("host port ok")
 
         await runner.each(runner.alive(hosts), host_port)
+        runner.log(leader, f"verify: host ports answered after {time.monotonic() - started:.1f} s")
         await self._overlay(runner, runner.alive(hosts))
+        runner.log(leader, f"verify: overlay checked after {time.monotonic() - started:.1f} s")
         if mesh_available(ctx):
             async def mesh(name: str) -> None:
                 why = await answers(ctx.ip(name), ctx.options.mesh_port, None, deadline + WAIT_HTTP)
@@ -205,7 +212,7 @@ class VerifyPhase:
                     last = error
             if set(wanted) <= running:
                 return
-            await asyncio.sleep(1)
+            await asyncio.sleep(0.5)
         for hostname, name in wanted.items():
             if hostname not in running:
                 runner.fail(name, VerifyError(name, "test task did not start" + (f": {last}" if last else "")))
@@ -242,7 +249,7 @@ class VerifyPhase:
                     body = result.stdout
                     if ctx.facts[peer].hostname in body:
                         break
-                    await asyncio.sleep(1)
+                    await asyncio.sleep(0.5)
                 else:
                     failed.append(peer)
             if failed:
