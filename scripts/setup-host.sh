@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Make this Debian machine able to run the lab, as root: Docker engine, debootstrap (lab image),
+# busybox-static (the offline test image), a running dockerd, and enough inotify instances for
+# many systemd hosts. Idempotent: every step is skipped when already done.
+set -euo pipefail
+
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+command -v ssh >/dev/null || need+=(openssh-client)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "setup-host: installing ${need[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+    if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
+        systemctl start docker
+    else
+        echo "setup-host: starting dockerd (log: /var/log/dockerd.log)"
+        nohup dockerd >/var/log/dockerd.log 2>&1 &
+    fi
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+    docker info >/dev/null 2>&1 || { echo "setup-host: dockerd did not start, see /var/log/dockerd.log" >&2; exit 1; }
+fi
+
+# Past ~16 systemd containers boot fails with the default of 128 inotify instances.
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 1024 ]; then
+    sysctl -q -w fs.inotify.max_user_instances=1024 || echo "setup-host: could not raise fs.inotify.max_user_instances" >&2
+fi
+echo "setup-host: docker $(docker version --format '{{.Server.Version}}') ready"

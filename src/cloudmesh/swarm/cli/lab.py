@@ -1,0 +1,84 @@
+"""`cms-swarm lab up|down|status|ssh`: simulated Pis on this machine (see cloudmesh.swarm.lab)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+from cloudmesh.swarm.errors import UsageError
+
+HELP = "simulated Raspberry Pis on this machine (containers with systemd and sshd)"
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    lab = commands.add_parser("lab", help=HELP, description=HELP)
+    verbs = lab.add_subparsers(dest="lab_command", metavar="VERB", required=True)
+    up = verbs.add_parser("up", help="start N lab hosts (default 3) and write their inventory",
+                          description="Build the lab image once (debootstrap), start hosts "
+                          "pi1..piN, and print the path of an inventory every command accepts.")
+    up.add_argument("count", nargs="?", type=int, default=3, metavar="N")
+    verbs.add_parser("down", help="remove the lab's hosts, volumes, network and files")
+    status = verbs.add_parser("status", help="the lab's hosts, addresses and states")
+    status.add_argument("--json", action="store_true", help="the same as JSON")
+    ssh = verbs.add_parser("ssh", help="log in to a lab host as pi (or run a command there)")
+    ssh.add_argument("host", metavar="NAME", help="a lab host, e.g. pi1")
+    ssh.add_argument("remote", nargs=argparse.REMAINDER, metavar="COMMAND",
+                     help="command to run instead of a login shell")
+    for verb in verbs.choices.values():
+        verb.add_argument("--name", default="lab", help="lab name (default: lab)")
+        verb.add_argument("--subnet", default="10.77.0.0/24",
+                          help="the lab network (default: 10.77.0.0/24; hosts at .11, .12, ...)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one lab verb; errors propagate to main's exit-code mapping as SwarmErrors."""
+    import docker.errors
+
+    from cloudmesh.swarm.lab.image import LabError
+
+    try:
+        return _run(args)
+    except docker.errors.DockerException as error:
+        explanation = getattr(error, "explanation", None) or str(error)
+        raise LabError(f"lab {args.lab_command}: the Docker engine said: {explanation}") from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cloudmesh.swarm.lab.hosts import Lab
+
+    lab = Lab(args.name, args.subnet)
+    if args.lab_command == "up":
+        path = lab.up(args.count, say=lambda text: print(text, file=sys.stderr))
+        print(path)
+        return 0
+    if args.lab_command == "down":
+        removed = lab.down()
+        print(f"removed {len(removed)} lab host(s)" + (f": {', '.join(removed)}" if removed else ""))
+        return 0
+    if args.lab_command == "status":
+        hosts = lab.hosts()
+        if args.json:
+            print(json.dumps({"lab": lab.name, "inventory": str(lab.inventory_path),
+                              "hosts": [vars(h) for h in hosts]}, indent=2))
+        elif not hosts:
+            print(f"lab {lab.name!r} has no hosts; start some with: cms-swarm lab up 3")
+        else:
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table("host", "address", "container", "state", title=f"lab {lab.name}")
+            for host in hosts:
+                table.add_row(host.name, host.address, host.container, host.state)
+            Console().print(table)
+            print(f"inventory: {lab.inventory_path}")
+        return 0
+    if args.lab_command == "ssh":
+        argv = lab.ssh_command(args.host, args.remote)
+        if shutil.which("ssh") is None:
+            raise UsageError("lab ssh needs the OpenSSH client: apt-get install openssh-client")
+        sys.stdout.flush()
+        os.execvp("ssh", argv)
+    raise UsageError(f"unknown lab command {args.lab_command!r}")

@@ -1,0 +1,313 @@
+"""Lab hosts: containers that boot systemd and sshd like a fresh Raspberry Pi OS install.
+
+Each lab has a private bridge network with fixed addresses (host piK at .10+K), one
+container and one Docker volume (for the host's own /var/lib/docker) per host, and a
+directory under the state dir holding its SSH key pair, a known_hosts file with the
+hosts' keys, and an inventory file that every cms-swarm command accepts.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+import socket
+import tarfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.types import IPAMConfig, IPAMPool
+
+from cloudmesh.swarm.errors import UsageError
+from cloudmesh.swarm.hostlog import private_dir, state_dir
+from cloudmesh.swarm.lab import image
+from cloudmesh.swarm.lab.image import LabError
+
+MAX_HOSTS = 200
+INOTIFY = Path("/proc/sys/fs/inotify/max_user_instances")
+INOTIFY_NEEDED = 1024  # past ~16 systemd hosts, boot fails with the kernel's default of 128
+BOOT_TIMEOUT = 120.0
+LABEL = "cloudmesh.swarm.lab"
+RUN_FLAGS = dict(  # what lets systemd and a nested dockerd run without --privileged
+    cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
+    security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+    device_cgroup_rules=["a *:* rwm"], tmpfs={"/run": "", "/run/lock": ""},
+)
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One simulated Pi as `lab status` shows it."""
+
+    name: str
+    address: str
+    container: str
+    state: str  # the container's: running, exited, ... or "absent"
+
+
+class Lab:
+    """One named lab; every method is safe to re-run."""
+
+    def __init__(self, name: str = "lab", subnet: str = "10.77.0.0/24",
+                 client: docker.DockerClient | None = None) -> None:
+        if not name.replace("-", "").isalnum() or len(name) > 20:
+            raise UsageError(f"lab name {name!r}: use up to 20 letters, digits or '-'")
+        try:
+            self.subnet = ipaddress.IPv4Network(subnet)
+        except ValueError as error:
+            raise UsageError(f"--subnet {subnet!r}: {error}") from None
+        if self.subnet.num_addresses < 256:
+            raise UsageError(f"--subnet {subnet}: needs at least a /24")
+        self.name = name
+        self.prefix = f"cms-swarm-{name}"
+        self.directory = state_dir() / "lab" / name
+        self._client = client
+
+    # -- names and paths ------------------------------------------------------------------
+
+    @property
+    def client(self) -> docker.DockerClient:
+        if self._client is None:
+            self._client = image.engine()
+        return self._client
+
+    @property
+    def inventory_path(self) -> Path:
+        return self.directory / "inventory.yaml"
+
+    @property
+    def key_path(self) -> Path:
+        return self.directory / "id_ed25519"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.directory / "known_hosts"
+
+    def address(self, index: int) -> str:
+        return str(self.subnet.network_address + 10 + index)
+
+    def container_name(self, index: int) -> str:
+        return f"{self.prefix}-pi{index}"
+
+    # -- up ---------------------------------------------------------------------------------
+
+    def up(self, count: int, say: Callable[[str], None] = print) -> Path:
+        """Start hosts pi1..piN (booting any that are missing), write the inventory; its path."""
+        if not 1 <= count <= MAX_HOSTS:
+            raise UsageError(f"lab up: N must be between 1 and {MAX_HOSTS}, not {count}")
+        self._check_inotify(count + len(self._others()))
+        name = image.ensure(self.client, say)
+        network = self._network()
+        public_key = self._key_pair()
+        started = time.monotonic()
+        indexes = range(1, count + 1)
+        booting = [i for i in indexes if self._start(i, name, network, public_key)]
+        keys = self._wait_for_ssh(indexes)
+        if booting:
+            say(f"booted {len(booting)} lab host(s) in {time.monotonic() - started:.1f} s")
+        extra = sorted(h.name for h in self.hosts() if int(h.name[2:]) > count)
+        if extra:
+            say(f"note: {', '.join(extra)} also run in this lab (not in the inventory); "
+                "'lab down' removes all hosts")
+        self._write_known_hosts(keys)
+        self._write_inventory(count)
+        return self.inventory_path
+
+    def _others(self) -> list[str]:
+        """Systemd containers of other labs on this machine (they share the inotify limit)."""
+        return [c.name for c in self.client.containers.list(filters={"label": LABEL})
+                if c.labels.get(LABEL) != self.name]
+
+    def _check_inotify(self, total: int) -> None:
+        if total <= 8:
+            return
+        try:
+            current = int(INOTIFY.read_text())
+        except OSError:
+            return
+        if current >= INOTIFY_NEEDED:
+            return
+        try:
+            INOTIFY.write_text(str(INOTIFY_NEEDED))
+        except OSError:
+            raise LabError(f"{total} systemd hosts need more inotify instances than "
+                           f"fs.inotify.max_user_instances={current}; as root run: "
+                           f"sysctl -w fs.inotify.max_user_instances={INOTIFY_NEEDED}") from None
+
+    def _network(self) -> str:
+        name = self.prefix
+        try:
+            network = self.client.networks.get(name)
+        except docker.errors.NotFound:
+            pool = IPAMPool(subnet=str(self.subnet), gateway=str(self.subnet.network_address + 1))
+            try:
+                self.client.networks.create(name, driver="bridge", ipam=IPAMConfig(pool_configs=[pool]),
+                                            labels={LABEL: self.name})
+            except docker.errors.APIError as error:
+                raise LabError(f"cannot create network {name} on {self.subnet} "
+                               f"({error.explanation}); choose another with --subnet") from None
+            return name
+        configs = network.attrs.get("IPAM", {}).get("Config") or [{}]
+        if configs[0].get("Subnet") != str(self.subnet):
+            raise LabError(f"network {name} exists with subnet {configs[0].get('Subnet')}, "
+                           f"not {self.subnet}: use that subnet, or 'lab down' first")
+        return name
+
+    def _key_pair(self) -> str:
+        """The lab's SSH key (made once, 0600); returns the public key line."""
+        private_dir(self.directory)
+        if not self.key_path.exists():
+            key = asyncssh.generate_private_key("ssh-ed25519", comment=f"cms-swarm-{self.name}")
+            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(key.export_private_key())
+            self.key_path.with_suffix(".pub").write_bytes(key.export_public_key())
+        return self.key_path.with_suffix(".pub").read_text().strip()
+
+    def _start(self, index: int, image_name: str, network: str, public_key: str) -> bool:
+        """Create (or start) host piK; True when it had to boot."""
+        name = self.container_name(index)
+        try:
+            container = self.client.containers.get(name)
+        except docker.errors.NotFound:
+            container = self._create(index, name, image_name, network)
+            container.put_archive("/home/pi", _authorized_keys(public_key))
+        if container.status == "running":
+            return False
+        container.start()
+        return True
+
+    def _create(self, index: int, name: str, image_name: str, network: str) -> Container:
+        """The container of host piK, created through the low-level API because the high-level
+        one cannot say `systempaths=unconfined` (no masked or read-only /proc and /sys paths,
+        which the nested dockerd needs)."""
+        api = self.client.api
+        host_config = api.create_host_config(
+            binds={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"},
+                   f"{name}-docker": {"bind": "/var/lib/docker", "mode": "rw"}},
+            network_mode=network, **RUN_FLAGS)
+        host_config.update(MaskedPaths=[], ReadonlyPaths=[])
+        endpoint = api.create_endpoint_config(ipv4_address=self.address(index))
+        created = api.create_container(
+            image_name, name=name, hostname=f"pi{index}", detach=True, labels={LABEL: self.name},
+            host_config=host_config,
+            networking_config=api.create_networking_config({network: endpoint}))
+        return self.client.containers.get(created["Id"])
+
+    def _wait_for_ssh(self, indexes: range) -> dict[int, str]:
+        """Wait until every host's sshd answers; return each host's ed25519 public key."""
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        keys: dict[int, str] = {}
+        while len(keys) < len(indexes):
+            for index in indexes:
+                if index not in keys and _port_open(self.address(index), 22):
+                    keys[index] = self._host_key(index)
+            if len(keys) < len(indexes):
+                if time.monotonic() > deadline:
+                    late = [f"pi{i}" for i in indexes if i not in keys]
+                    raise LabError(f"lab hosts {', '.join(late)} did not start sshd within "
+                                   f"{BOOT_TIMEOUT:.0f} s; see: docker logs "
+                                   f"{self.container_name(int(late[0][2:]))}")
+                time.sleep(0.25)
+        return keys
+
+    def _host_key(self, index: int) -> str:
+        container = self.client.containers.get(self.container_name(index))
+        result = container.exec_run(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
+        if result.exit_code != 0:
+            raise LabError(f"pi{index}: no SSH host key: {result.output.decode(errors='replace')}")
+        kind, blob = result.output.decode().split()[:2]
+        return f"{kind} {blob}"
+
+    def _write_known_hosts(self, keys: dict[int, str]) -> None:
+        lines = [f"{self.address(i)} {key}\n" for i, key in sorted(keys.items())]
+        _write_private(self.known_hosts_path, "".join(lines))
+
+    def _write_inventory(self, count: int) -> None:
+        hosts = "".join(f"  - name: pi{i}\n    address: {self.address(i)}\n"
+                        for i in range(1, count + 1))
+        _write_private(self.inventory_path, (
+            f"# written by 'cms-swarm lab up {count}' for the lab '{self.name}'\n"
+            f"name: {self.name}\n"
+            "ssh:\n"
+            "  user: pi\n"
+            f"  key: {self.key_path}\n"
+            f"  known_hosts: {self.known_hosts_path}\n"
+            "hosts:\n" + hosts))
+
+    # -- status, ssh, down --------------------------------------------------------------------
+
+    def hosts(self) -> list[LabHost]:
+        """This lab's hosts, in index order."""
+        found = []
+        for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.name}"}):
+            index = int(container.name.rsplit("-pi", 1)[1])
+            found.append(LabHost(f"pi{index}", self.address(index), container.name, container.status))
+        return sorted(found, key=lambda host: int(host.name[2:]))
+
+    def ssh_command(self, host: str, command: list[str]) -> list[str]:
+        """The `ssh` argv that logs in to lab host `host` as pi, keys checked."""
+        match = [h for h in self.hosts() if h.name == host]
+        if not match:
+            names = ", ".join(h.name for h in self.hosts()) or "none: run 'cms-swarm lab up'"
+            raise UsageError(f"lab ssh: no host {host!r} in lab {self.name!r} (hosts: {names})")
+        return ["ssh", "-i", str(self.key_path), "-o", "IdentitiesOnly=yes",
+                "-o", f"UserKnownHostsFile={self.known_hosts_path}",
+                "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR",
+                f"pi@{match[0].address}", *command]
+
+    def down(self) -> list[str]:
+        """Remove this lab's containers, volumes, network and files; the names removed."""
+        removed = []
+        for host in self.hosts():
+            container = self.client.containers.get(host.container)
+            container.remove(force=True, v=True)
+            removed.append(host.name)
+            try:
+                self.client.volumes.get(f"{host.container}-docker").remove(force=True)
+            except docker.errors.NotFound:
+                pass
+        try:
+            self.client.networks.get(self.prefix).remove()
+        except docker.errors.NotFound:
+            pass
+        for path in (self.inventory_path, self.known_hosts_path, self.key_path,
+                     self.key_path.with_suffix(".pub")):
+            path.unlink(missing_ok=True)
+        if self.directory.exists() and not any(self.directory.iterdir()):
+            self.directory.rmdir()
+        return removed
+
+
+def _authorized_keys(public_key: str) -> bytes:
+    """A tar of .ssh/authorized_keys owned by pi (uid 1000), for put_archive into /home/pi."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        directory = tarfile.TarInfo(".ssh")
+        directory.type, directory.mode, directory.uid, directory.gid = tarfile.DIRTYPE, 0o700, 1000, 1000
+        archive.addfile(directory)
+        data = (public_key + "\n").encode()
+        keys = tarfile.TarInfo(".ssh/authorized_keys")
+        keys.size, keys.mode, keys.uid, keys.gid = len(data), 0o600, 1000, 1000
+        archive.addfile(keys, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _port_open(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=0.5) as connection:
+            return bool(connection.recv(4))  # sshd sends its banner first
+    except OSError:
+        return False
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
