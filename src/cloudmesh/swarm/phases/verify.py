@@ -122,6 +122,10 @@ class VerifyPhase:
         runner.mark_stale()
         await runner.refresh()
         leader = ctx.leader()
+        if leader is None and ctx.options.dry_run:  # `create --dry-run`: no swarm exists yet
+            runner.reporter.line("verify: would test the swarm once it is formed (node health, "
+                                 "a global test service, overlay; removed afterwards)")
+            return True
         if leader is None:
             for name in runner.alive(names):
                 runner.fail(name, VerifyError(name, "not in a swarm: run `cms-swarm init` first"))

@@ -1,0 +1,63 @@
+"""One lab of 3 fresh hosts for the whole integration run, made and removed through the CLI.
+
+The lab has its own name and subnet, and all state (keys, inventory, logs) lives in a
+temporary CMS_SWARM_HOME, so a user's own lab and files are never touched.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from .cli import cms_swarm
+
+LAB = "test"
+SUBNET = "10.77.200.0/24"
+LAB_ARGS = ("--name", LAB, "--subnet", SUBNET)
+Exec = Callable[[str, str], tuple[int, str]]
+
+
+def address(index: int) -> str:
+    """The bridge address of lab host pi<index>."""
+    return f"10.77.200.{10 + index}"
+
+
+@pytest.fixture(scope="session")
+def swarm_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("cms-swarm-home")
+    saved = os.environ.get("CMS_SWARM_HOME")
+    os.environ["CMS_SWARM_HOME"] = str(home)
+    yield home
+    if saved is None:
+        del os.environ["CMS_SWARM_HOME"]
+    else:
+        os.environ["CMS_SWARM_HOME"] = saved
+
+
+@pytest.fixture(scope="session")
+def lab_inventory(swarm_home: Path) -> Iterator[Path]:
+    """Path of the inventory `lab up 3` wrote for three fresh hosts pi1..pi3."""
+    cms_swarm("lab", "down", *LAB_ARGS, timeout=120)  # leftovers of an interrupted run
+    done = cms_swarm("lab", "up", "3", *LAB_ARGS, timeout=600)
+    assert done.returncode == 0, f"lab up failed: {done.stderr}"
+    path = Path(done.stdout.strip().splitlines()[-1])
+    assert path.is_file() and path.is_relative_to(swarm_home)
+    yield path
+    down = cms_swarm("lab", "down", *LAB_ARGS, timeout=300)
+    assert down.returncode == 0, down.stderr
+
+
+@pytest.fixture(scope="session")
+def lab_exec(lab_inventory: Path) -> Exec:
+    """Run a shell command as root on a lab host behind our back (docker exec, not SSH)."""
+
+    def run(host: str, command: str) -> tuple[int, str]:
+        done = subprocess.run(["docker", "exec", f"cms-swarm-{LAB}-{host}", "bash", "-c", command],
+                              capture_output=True, text=True, timeout=120)
+        return done.returncode, done.stdout + done.stderr
+
+    return run
