@@ -50,7 +50,11 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
         for phase in ACTIONS[name] if ok else ():
             if skip_verify and isinstance(phase, VerifyPhase):
                 continue
-            ok = await (phase.run(runner) if isinstance(phase, VerifyPhase) else runner.run_phase(phase))
+            if isinstance(phase, VerifyPhase):
+                unchanged = not any(r.changed for r in runner.results.values())
+                ok = await phase.run(runner, reuse_earlier=name == "create" and unchanged)
+            else:
+                ok = await runner.run_phase(phase)
             if not ok:
                 break
         failed = [n for n, r in runner.results.items() if r.failed]
@@ -58,8 +62,7 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
             changed = [n for n, r in runner.results.items() if r.changed]
             reporter.summary(failed, changed, len(runner.results), options.dry_run)
         if name == "status" or (show_status and ok and not options.dry_run):
-            runner.mark_stale()
-            await runner.refresh()
+            await runner.refresh()  # `status` probes here; after `create` the facts are fresh
             data = status_data(runner)
             reporter.status(data, as_json)
             if name == "status":

@@ -7,26 +7,18 @@ the others finish their batch; then the phase stops and no later phase starts.
 from __future__ import annotations
 
 import asyncio
-import shlex
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from cloudmesh.swarm.errors import (
-    CommandError,
-    ConnectError,
-    HostError,
-    NotConverged,
-    PreflightError,
-    SwarmError,
-)
-from cloudmesh.swarm.facts import PROBE_SCRIPT, HostFacts, parse_facts
+from cloudmesh.swarm.errors import CommandError, HostError, NotConverged, PreflightError, SwarmError
+from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
 from cloudmesh.swarm.hostlog import HostLog
 from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
-from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.phases import Batch, Context, Phase
+from cloudmesh.swarm.plan import Plan
 from cloudmesh.swarm.transport import SshTarget, SshTransport, Transport
 
 if TYPE_CHECKING:
@@ -244,17 +236,3 @@ class Runner:
                 if plan.needs_work and host in applied:
                     left = ", ".join(step.description for step in plan.steps)
                     self.fail(host, NotConverged(host, f"{phase.title}: still to do after apply: {left}"))
-
-    def problems_of(self, phase: Phase, name: str) -> list[Problem]:
-        return phase.problems(self.ctx, name)
-
-
-def quote(text: str) -> str:
-    return shlex.quote(text)
-
-
-def failed_error(results: dict[str, HostResult]) -> list[SwarmError]:
-    return [r.error for r in results.values() if r.error is not None]
-
-
-__all__ = ["ConnectError", "HostResult", "Runner", "Step"]

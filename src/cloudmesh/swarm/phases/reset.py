@@ -40,5 +40,5 @@ class ResetPhase(Phase):
         if ctx.options.purge and (facts.docker_package or facts.docker_version):
             steps += PURGE
         if not steps:
-            return Plan.noop("not in a swarm" + ("" if ctx.options.purge else ""))
+            return Plan.noop("not in a swarm" + (", Docker not installed" if ctx.options.purge else ""))
         return Plan(tuple(steps))

@@ -8,11 +8,16 @@ service and network it creates are removed again whatever happens.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import os
 import shlex
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cloudmesh.swarm.errors import HostError
+from cloudmesh.swarm.hostlog import private_dir, state_dir
 from cloudmesh.swarm.phases import Context, Problem
 from cloudmesh.swarm.plan import Step
 
@@ -73,10 +78,44 @@ def setup_steps(ctx: Context) -> list[Step]:
     return steps
 
 
-def cleanup_command() -> str:
-    return (f"docker service rm {NAME} {MESH} >/dev/null 2>&1; "
-            f"i=0; while docker network inspect {NETWORK} >/dev/null 2>&1 && [ $i -lt 150 ]; do "
-            f"docker network rm {NETWORK} >/dev/null 2>&1 || sleep 0.2; i=$((i+1)); done; true")
+def cleanup_command(background: bool = False) -> str:
+    """Remove the test services and network. The network can only go once the tasks are gone
+    on every node (seconds); `background` leaves that wait to a detached loop on the host."""
+    remove_network = (f"i=0; while docker network inspect {NETWORK} >/dev/null 2>&1 && [ $i -lt 150 ]; "
+                      f"do docker network rm {NETWORK} >/dev/null 2>&1 || sleep 0.2; i=$((i+1)); done")
+    services = f"docker service rm {NAME} {MESH} >/dev/null 2>&1; "
+    if background:
+        return services + f"setsid sh -c {shlex.quote(remove_network)} >/dev/null 2>&1 </dev/null & true"
+    return services + remove_network + "; true"
+
+
+def fingerprint(ctx: Context) -> str:
+    """What a passing verify vouches for: the swarm, its nodes and their state, the test."""
+    rows = sorted((r.id, r.hostname, r.status, r.availability, r.is_manager, r.engine_version)
+                  for r in ctx.node_rows())
+    data = [ctx.cluster_id(), rows, ctx.options.test_image, ctx.options.verify_port]
+    return hashlib.sha256(json.dumps(data).encode()).hexdigest()
+
+
+def _stamp_path(ctx: Context) -> Path:
+    return state_dir() / "verified" / f"{ctx.inventory.name}.json"
+
+
+def verified_at(ctx: Context) -> str | None:
+    """When verify last passed on exactly this swarm state, or None."""
+    try:
+        stamp = json.loads(_stamp_path(ctx).read_text())
+    except (OSError, ValueError):
+        return None
+    return stamp.get("at") if stamp.get("fingerprint") == fingerprint(ctx) else None
+
+
+def remember_verified(ctx: Context) -> None:
+    path = _stamp_path(ctx)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"fingerprint": fingerprint(ctx), "at": time.strftime("%Y-%m-%d %H:%M:%S")}, handle)
 
 
 def mesh_available(ctx: Context) -> bool:
@@ -115,11 +154,13 @@ class VerifyPhase:
 
     title = "Verify swarm"
 
-    async def run(self, runner: Runner) -> bool:
+    async def run(self, runner: Runner, reuse_earlier: bool = False) -> bool:
+        """Verify the swarm. With `reuse_earlier` (a `create` that changed nothing), the node
+        checks run but the service checks are skipped when they passed on this same state."""
         ctx = runner.ctx
         names = runner.alive(h.name for h in ctx.inventory.hosts)
         runner.reporter.phase(self.title, names)
-        runner.mark_stale()
+        # facts are fresh after the phases before (they re-probe what they changed)
         await runner.refresh()
         leader = ctx.leader()
         if leader is None and ctx.options.dry_run:  # `create --dry-run`: no swarm exists yet
@@ -143,17 +184,29 @@ class VerifyPhase:
         leaders = [r for r in ctx.node_rows() if r.is_leader]
         if len(leaders) != 1:
             runner.fail(leader, VerifyError(leader, f"{len(leaders)} leaders, expected 1"))
-        try:
-            await self._service_checks(runner, leader, names)
-        finally:
-            started = time.monotonic()
-            await runner.transports[leader].run(cleanup_command(), sudo=True, timeout=90)
-            runner.log(leader, f"verify: cleanup took {time.monotonic() - started:.1f} s")
+        earlier = verified_at(ctx) if reuse_earlier else None
+        if earlier and not any(runner.results[n].failed for n in names):
+            for name in runner.alive(names):
+                runner.results[name].notes.append(f"services verified {earlier}, swarm unchanged "
+                                                  "since (`verify` tests again)")
+        else:
+            await self._service_checks_and_cleanup(runner, leader, names)
         ok = not any(runner.results[n].failed for n in names)
+        if ok and not earlier:
+            remember_verified(ctx)
         for name in runner.alive(names):
             runner.reporter.host_done(name, self.title, changed=False,
                                       note=", ".join(runner.results[name].notes))
         return ok
+
+    async def _service_checks_and_cleanup(self, runner: Runner, leader: str, names: list[str]) -> None:
+        try:
+            await self._service_checks(runner, leader, names)
+        finally:
+            started = time.monotonic()
+            await runner.transports[leader].run(cleanup_command(background=True), sudo=True,
+                                                timeout=90)
+            runner.log(leader, f"verify: cleanup started after {time.monotonic() - started:.1f} s")
 
     async def _service_checks(self, runner: Runner, leader: str, names: list[str]) -> None:
         ctx = runner.ctx
