@@ -8,6 +8,7 @@ loaded into the host's Docker whenever Docker starts there.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import docker
 import docker.errors
+import requests
 
 from cloudmesh.swarm.errors import SwarmError
 from cloudmesh.swarm.lab import testimage
@@ -68,14 +70,20 @@ class LabError(SwarmError):
 
 def engine() -> docker.DockerClient:
     """A client for this machine's Docker engine, or LabError with the fix."""
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except docker.errors.DockerException as error:
-        raise LabError("no Docker engine answers on this machine (" + str(error).splitlines()[0][:120]
-                       + "); install and start one: apt-get install docker.io && dockerd &"
-                       " (or run scripts/setup-host.sh)") from None
-    return client
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    why = ""
+    if host.startswith("unix://") and not Path(host[len("unix://"):]).exists():
+        why = f"{host[len('unix://'):]} does not exist"
+    else:
+        client = docker.from_env(version="1.41", timeout=120)  # no probe in the constructor
+        try:
+            client.ping()
+            return client
+        except (docker.errors.DockerException, requests.RequestException) as error:
+            client.close()
+            why = str(error).splitlines()[0][:120]
+    raise LabError(f"no Docker engine answers on this machine ({why}); install and start one: "
+                   "apt-get install docker.io && dockerd & (or run scripts/setup-host.sh)")
 
 
 def cached(client: docker.DockerClient) -> bool:
