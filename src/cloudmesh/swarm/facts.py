@@ -33,7 +33,7 @@ sec os-release; cat /etc/os-release 2>/dev/null
 sec arch; uname -m
 sec kernel; uname -r
 sec hostname; hostname
-sec model; cat /proc/device-tree/model 2>/dev/null | tr -d '\000'
+sec model; cat /proc/device-tree/model 2>/dev/null | tr -d '\000'; echo
 sec cgroups; cat /proc/cgroups 2>/dev/null
 sec cgroup2; cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null
 sec vxlan; feature vxlan vxlan CONFIG_VXLAN ""

@@ -10,9 +10,16 @@ import ipaddress
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+)
 
 from cloudmesh.swarm.errors import InventoryError
 
@@ -36,6 +43,17 @@ def _check_address(value: str) -> str:
     return value
 
 
+def _expand_user(path: Path) -> Path:
+    """`~` and `~user` expanded; a user without a home is a ValueError, not a RuntimeError."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        raise ValueError(f"cannot expand {str(path)!r}: no such user or no home directory") from None
+
+
+Port = Annotated[int, Strict(), Field(ge=1, le=65535)]  # strict: YAML `true` is not port 1
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -45,13 +63,13 @@ class SshSettings(_Strict):
 
     user: str = Field(default="pi", pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
     key: Path | None = None
-    port: int = Field(default=22, ge=1, le=65535)
+    port: Port = 22
     known_hosts: Path | None = None
 
     @field_validator("key", "known_hosts")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
-        return None if value is None else value.expanduser()
+        return None if value is None else _expand_user(value)
 
 
 class HostSpec(_Strict):
@@ -62,7 +80,7 @@ class HostSpec(_Strict):
     role: Role | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
-    port: int | None = Field(default=None, ge=1, le=65535)
+    port: Port | None = None
 
     @field_validator("name")
     @classmethod
@@ -103,17 +121,6 @@ class Inventory(_Strict):
             raise ValueError(f"{value!r} is not a valid cluster name (letters, digits, '_.-')")
         return value
 
-    @model_validator(mode="after")
-    def _unique(self) -> Inventory:
-        for attr in ("name", "address"):
-            seen: set[str] = set()
-            for host in self.hosts:
-                value = getattr(host, attr)
-                if value in seen:
-                    raise ValueError(f"duplicate host {attr} {value!r}")
-                seen.add(value)
-        return self
-
     def host(self, name: str) -> HostSpec:
         """The host with this name (UsageError-free lookup for callers that validated)."""
         return next(host for host in self.hosts if host.name == name)
@@ -153,7 +160,10 @@ def load(path: str | Path) -> Inventory:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
-    path = Path(path).expanduser()
+    try:
+        path = _expand_user(Path(path))
+    except ValueError as error:
+        raise InventoryError(f"{path}: {error}") from None
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -174,23 +184,76 @@ def load(path: str | Path) -> Inventory:
 
 def _validate(data: dict[str, Any], source: str) -> Inventory:
     try:
-        return Inventory.model_validate(_plain(data))
+        plain = _plain(data, [0])
+    except (ValueError, RecursionError) as error:
+        why = str(error) if isinstance(error, ValueError) else "nested too deeply"
+        raise InventoryError(f"{source}: {why}") from None
+    try:
+        inventory = Inventory.model_validate(plain)
     except ValidationError as error:
-        first = error.errors(include_url=False)[0]
+        errors = error.errors(include_url=False)
+        first = _most_telling(errors)
         loc = tuple(first["loc"])
-        field = ".".join(str(part) for part in loc) or "inventory"
-        line = _line_of(data, loc)
-        where = f"{source}:{line}" if line else source
         message = first["msg"].removeprefix("Value error, ")
-        raise InventoryError(f"{where}: {field}: {message}") from None
+        if first["type"] == "extra_forbidden":
+            message = _did_you_mean(str(loc[-1]), errors, loc[:-1])
+        raise InventoryError(f"{_where(data, loc, source)}: {_field(loc)}: {message}") from None
+    _check_unique(data, inventory, source)
+    return inventory
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip types to plain dict/list/str, keeping the values."""
+def _most_telling(errors: list[Any]) -> Any:
+    """A misspelt key shows up as 'extra' plus 'missing'; the extra one says what to fix."""
+    extra = [e for e in errors if e["type"] == "extra_forbidden"]
+    return extra[0] if extra else errors[0]
+
+
+def _did_you_mean(key: str, errors: list[Any], parent: tuple[Any, ...]) -> str:
+    import difflib
+
+    missing = [str(e["loc"][-1]) for e in errors
+               if e["type"] == "missing" and tuple(e["loc"][:-1]) == parent]
+    close = difflib.get_close_matches(key, missing, n=1)
+    return f"unknown field {key!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _field(loc: Sequence[Any]) -> str:
+    """The dotted field path, on one line whatever the keys contain."""
+    text = ".".join(str(part) for part in loc) or "inventory"
+    return text.encode("unicode_escape").decode("ascii")
+
+
+def _where(data: Any, loc: Sequence[Any], source: str) -> str:
+    line = _line_of(data, loc)
+    return f"{source}:{line}" if line else source
+
+
+def _check_unique(data: Any, inventory: Inventory, source: str) -> None:
+    """Host names and addresses are unique; the error points at the second one."""
+    for attr in ("name", "address"):
+        first: dict[str, int] = {}
+        for index, host in enumerate(inventory.hosts):
+            value = getattr(host, attr)
+            if value in first:
+                loc = ("hosts", index, attr)
+                raise InventoryError(f"{_where(data, loc, source)}: {_field(loc)}: duplicate host "
+                                     f"{attr} {value!r} (also hosts.{first[value]}.{attr})")
+            first[value] = index
+
+
+MAX_NODES = 100_000  # YAML aliases can make a small file expand without bound
+
+
+def _plain(node: Any, count: list[int]) -> Any:
+    """ruamel's round-trip types to plain dict/list/str, keeping the values; bounded in size."""
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise ValueError(f"more than {MAX_NODES} values (YAML aliases?); refusing")
     if isinstance(node, dict):
-        return {(str(k) if not isinstance(k, (int, float, bool)) else k): _plain(v) for k, v in node.items()}
+        return {(str(k) if not isinstance(k, (int, float, bool)) else k): _plain(v, count)
+                for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(item) for item in node]
+        return [_plain(item, count) for item in node]
     if isinstance(node, str):
         return str(node)
     return node

@@ -56,7 +56,9 @@ def check_disk(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
     need_kb = int(ctx.options.min_var_free_gb * 1024 * 1024)
     if facts.var_free_kb is None or facts.var_free_kb >= need_kb or facts.docker_ready:
         return []
-    return [Problem(f"only {facts.var_free_kb / 1024 / 1024:.1f} GB free on /var, "
+    free = facts.var_free_kb / 1024 / 1024
+    shown = f"{int(free * 100) / 100:g}"  # rounded down: 3 GB minus 1 kB is not "3.0 GB"
+    return [Problem(f"only {shown} GB free on /var, "
                     f"Docker needs {ctx.options.min_var_free_gb:g} GB",
                     "free space, or use a larger SD card")]
 
