@@ -22,7 +22,10 @@ INSTALL_ENGINE = Step(
     sudo=True,
     timeout=900,
 )
-START_ENGINE = Step("enable and start the engine", "systemctl enable --now docker", sudo=True)
+# Debian's postinst usually enables and starts it already; `enable` alone costs a daemon-reload.
+START_ENGINE = Step("enable and start the engine",
+                    "systemctl is-enabled -q docker && systemctl is-active -q docker "
+                    "|| systemctl enable --now docker", sudo=True)
 WAIT_ENGINE = Step(
     "wait until the engine answers",
     "i=0; until docker version >/dev/null 2>&1; do i=$((i+1)); "

@@ -269,7 +269,7 @@ class VerifyPhase:
                     last = error
             if set(wanted) <= running:
                 return
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.25)
         for hostname, name in wanted.items():
             if hostname not in running:
                 runner.fail(name, VerifyError(name, "test task did not start" + (f": {last}" if last else "")))
