@@ -97,11 +97,15 @@ def test_a_changed_key_is_always_refused_with_the_fix(tmp_path: Path) -> None:
         known = tmp_path / "known_hosts"
         await _connect_and_run(srv.target(known))
         before = known.read_text()
-        await srv.start(asyncssh.generate_private_key("ssh-ed25519"))  # same port, new key
+        assert oct(known.stat().st_mode & 0o777) == "0o600"
+        old_print = asyncssh.import_known_hosts(before).match("127.0.0.1", "127.0.0.1", srv.port)[0][0]
+        new_key = asyncssh.generate_private_key("ssh-ed25519")
+        await srv.start(new_key)  # same port, new key
         with pytest.raises(HostKeyError) as caught:
             await _connect_and_run(srv.target(known))
         message = str(caught.value)
         assert message.startswith("pi1: host key of 127.0.0.1 has CHANGED")
+        assert f"known {old_print.get_fingerprint()}, offered {new_key.get_fingerprint()}" in message
         assert f"ssh-keygen -f {known} -R '[127.0.0.1]:{srv.port}'" in message
         assert known.read_text() == before  # never overwritten
         await srv.stop()
@@ -136,5 +140,41 @@ def test_nobody_listening_is_a_connect_error_naming_the_host(tmp_path: Path) -> 
         await srv.stop()
         with pytest.raises(ConnectError, match=r"^pi1: cannot connect to 127.0.0.1:\d+"):
             await _connect_and_run(target)
+
+    asyncio.run(scenario())
+
+
+class _PasswordServer(asyncssh.SSHServer):
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return password == "correct horse"
+
+
+def test_login_password_is_used_only_when_given(tmp_path: Path) -> None:
+    """`keys` logs in with a password once; every other connection offers keys only."""
+    async def scenario() -> None:
+        host_key = asyncssh.generate_private_key("ssh-ed25519")
+        server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[host_key],
+                                       server_factory=_PasswordServer, process_factory=_echo,
+                                       encoding=None)
+        port = server.sockets[0].getsockname()[1]
+        target = SshTarget(name="pi1", address="127.0.0.1", port=port, user="pi",
+                           known_hosts=tmp_path / "known_hosts", connect_timeout=5, use_agent=False)
+        try:
+            transport = await SshTransport.connect(target, login_password=Secret("correct horse"))
+            assert (await transport.run("echo hi", timeout=10)).ok
+            await transport.close()
+            with pytest.raises(ConnectError, match="the password was refused"):
+                await SshTransport.connect(target, login_password=Secret("wrong"))
+            with pytest.raises(ConnectError, match="no accepted key"):
+                await SshTransport.connect(target)
+        finally:
+            server.close()
+            await server.wait_closed()
 
     asyncio.run(scenario())

@@ -8,6 +8,7 @@ recorded there (accept-new) unless strict; a changed key is always refused.
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,7 @@ class SshTarget:
     known_hosts: Path | None = None
     strict_host_keys: bool = False
     connect_timeout: float = 15.0
+    use_agent: bool = True  # False: only `key` may log in (to prove that this key works)
 
 
 def sudo_prefix(user: str, password: Secret | None) -> str:
@@ -83,8 +85,12 @@ class SshTransport:
         self.peer_address: str = str(peer[0]) if peer else target.address
 
     @classmethod
-    async def connect(cls, target: SshTarget, become_password: Secret | None = None) -> SshTransport:
-        """Open the connection; raise ConnectError or HostKeyError naming the host."""
+    async def connect(cls, target: SshTarget, become_password: Secret | None = None,
+                      login_password: Secret | None = None) -> SshTransport:
+        """Open the connection; raise ConnectError or HostKeyError naming the host.
+
+        `login_password` is only for bootstrapping key access (`keys`); it stays in memory.
+        """
         import asyncssh
 
         known_hosts = (target.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
@@ -95,6 +101,13 @@ class SshTransport:
             if not key.is_file():
                 raise ConnectError(target.name, f"SSH key {key} does not exist")
             options["client_keys"] = [str(key)]
+        if not target.use_agent:
+            options["agent_path"] = None
+        if login_password is not None:
+            options["password"] = login_password.reveal()
+            options["preferred_auth"] = "publickey,keyboard-interactive,password"
+        else:
+            options["preferred_auth"] = "publickey"
         try:
             conn = await asyncssh.connect(
                 target.address,
@@ -110,11 +123,9 @@ class SshTransport:
         except asyncssh.HostKeyNotVerifiable as error:
             raise policy.error or HostKeyError(target.name, str(error)) from None
         except asyncssh.PermissionDenied:
-            raise ConnectError(
-                target.name,
-                f"SSH login as {target.user!r} was refused (no accepted key); "
-                "install your key with ssh-copy-id or check --user/--key",
-            ) from None
+            how = ("the password was refused" if login_password is not None else
+                   "no accepted key; install one with `cms-swarm keys HOST` or check --user/--key")
+            raise ConnectError(target.name, f"SSH login as {target.user!r} was refused ({how})") from None
         except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
             if policy.error is not None:
                 raise policy.error from None
@@ -206,18 +217,19 @@ class _HostKeyPolicy:
                 raise HostKeyError(self.target.name, f"cannot read {self.path}: {error}") from None
         return ([], [], [])
 
-    def has_entry(self, host: str, addr: str, port: int) -> bool:
-        """Does the file already name this host (so a mismatch is a *changed* key)?"""
+    def known_fingerprints(self, host: str, addr: str, port: int) -> list[str]:
+        """Fingerprints the file holds for this host (non-empty: a mismatch is a *changed* key)."""
         import asyncssh
 
         if not self.path.is_file():
-            return False
+            return []
         known = asyncssh.read_known_hosts(str(self.path))
+        found: list[str] = []
         for name in {host, addr, self.target.address}:
             keys = known.match(name, addr, port)
-            if keys[0] or keys[2]:
-                return True
-        return False
+            found += [key.get_fingerprint() for key in keys[0]]
+            found += ["a CA key" for _ in keys[1]]
+        return sorted(set(found))
 
     def client(self) -> asyncssh.SSHClient:
         import asyncssh
@@ -237,11 +249,13 @@ class _HostKeyPolicy:
         name = self.target.name
         fingerprint = key.get_fingerprint()
         entry = _known_host_name(self.target.address, port)
-        if self.has_entry(host, addr, port):
+        old = self.known_fingerprints(host, addr, port)
+        if old:
             self.error = HostKeyError(
                 name,
-                f"host key of {self.target.address} has CHANGED (now {fingerprint}); if the host "
-                f"was reinstalled, remove the old key with: ssh-keygen -f {self.path} -R '{entry}'",
+                f"host key of {self.target.address} has CHANGED: known {', '.join(old)}, offered "
+                f"{fingerprint}; if the host was reinstalled, accept the new key with: "
+                f"ssh-keygen -f {self.path} -R '{entry}' (then re-run; it is recorded)",
             )
             return False
         if self.target.strict_host_keys:
@@ -253,6 +267,7 @@ class _HostKeyPolicy:
             return False
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         line = f"{entry} {key.export_public_key().decode().strip()}\n"
-        with open(self.path, "a", encoding="utf-8") as handle:
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(line)
         return True
