@@ -8,11 +8,14 @@ import sys
 from pathlib import Path
 
 CMS_SWARM = str(Path(sys.executable).with_name("cms-swarm"))
+OUTPUTS: list[str] = []  # everything the CLI printed in this run (test_zz_secrets greps it)
 
 
 def cms_swarm(*args: str, timeout: float = 900, env: dict[str, str] | None = None,
               stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the CLI; the result carries returncode, stdout and stderr."""
-    return subprocess.run([CMS_SWARM, *args], capture_output=True, text=True, timeout=timeout,
+    done = subprocess.run([CMS_SWARM, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, input=stdin,
                           stdin=None if stdin is not None else subprocess.DEVNULL)
+    OUTPUTS.append(done.stdout + done.stderr)
+    return done

@@ -25,6 +25,7 @@ def probe(
     labels: dict[str, dict[str, str]] | None = None,
     clock: float | None = None,
     ipvs: str = "no",
+    extra: dict[str, str] | None = None,
 ) -> str:
     """A probe's output for a bookworm arm64 host in the given state."""
     active = docker is not None if active is None else active
@@ -53,6 +54,7 @@ def probe(
         "node-details": "\n".join(
             f"{node_id} 10.0.0.1 {json.dumps(value)}" for node_id, value in (labels or {}).items()
         ),
+        **(extra or {}),
     }
     return "".join(f"=== {k} ===\n{v}\n" for k, v in sections.items()) + "=== end ===\n"
 

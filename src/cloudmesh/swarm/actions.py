@@ -6,19 +6,27 @@ An action is a list of phases (k0sctl's action/apply.go): a new command is a new
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from cloudmesh.swarm.errors import HostError
 from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phases import Phase
+from cloudmesh.swarm.phases.access import HardenPhase, KeysPhase
 from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.install import InstallPhase
 from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.phases.reset import ResetPhase
+from cloudmesh.swarm.phases.tokens import AutolockPhase, RotateTokensPhase, UnlockPhase
 from cloudmesh.swarm.phases.verify import VerifyPhase
 from cloudmesh.swarm.report import Reporter
+from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
+from cloudmesh.swarm.transport import SshTransport
 
 ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
     "check": (PreparePhase(),),
@@ -28,26 +36,49 @@ ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
     "verify": (VerifyPhase(),),
     "reset": (ResetPhase(),),
     "status": (),
+    "keys": (KeysPhase(),),
+    "harden": (HardenPhase(),),
+    "rotate-tokens": (RotateTokensPhase(),),
+    "unlock": (UnlockPhase(),),
 }
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What some commands need beyond the options: secrets held in memory, never shown."""
+
+    secrets: dict[str, Secret] = field(default_factory=dict)  # e.g. the unlock key
+    autolock: bool = False  # create/init --autolock
+    key_path: Path | None = None  # keys: the key whose login is proved afterwards
 
 
 def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: Reporter,
                skip_verify: bool = False, show_status: bool = False, as_json: bool = False,
-               connector: Connector = ssh_connector) -> int:
+               connector: Connector = ssh_connector, extras: Extras | None = None) -> int:
     """Run the named action on every host; return the exit code (0 ok, 1 a host failed)."""
     return asyncio.run(_run(name, inventory, options, reporter, skip_verify, show_status,
-                            as_json, connector))
+                            as_json, connector, extras or Extras()))
+
+
+def phases_of(name: str, extras: Extras) -> list[Phase | VerifyPhase]:
+    phases = list(ACTIONS[name])
+    if extras.autolock and name in ("create", "init"):
+        at = next(i for i, p in enumerate(phases) if isinstance(p, ConfigurePhase)) + 1
+        phases.insert(at, AutolockPhase())
+    return phases
 
 
 async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: Reporter,
-               skip_verify: bool, show_status: bool, as_json: bool, connector: Connector) -> int:
+               skip_verify: bool, show_status: bool, as_json: bool, connector: Connector,
+               extras: Extras) -> int:
     runner = Runner(inventory, options, reporter, connector)
+    runner.ctx.secrets.update(extras.secrets)
     try:
         await runner.connect()
         ok = True
         if name != "status" and any(r.failed for r in runner.results.values()):
             ok = False
-        for phase in ACTIONS[name] if ok else ():
+        for phase in phases_of(name, extras) if ok else []:
             if skip_verify and isinstance(phase, VerifyPhase):
                 continue
             if isinstance(phase, VerifyPhase):
@@ -55,8 +86,12 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
                 ok = await phase.run(runner, reuse_earlier=name == "create" and unchanged)
             else:
                 ok = await runner.run_phase(phase)
+                if ok and isinstance(phase, AutolockPhase) and not options.dry_run:
+                    await show_unlock_key(runner)
             if not ok:
                 break
+        if ok and name == "keys" and not options.dry_run:
+            await prove_key_login(runner, extras.key_path)
         failed = [n for n, r in runner.results.items() if r.failed]
         if name != "status":
             changed = [n for n, r in runner.results.items() if r.changed]
@@ -73,6 +108,35 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
         await runner.close()
 
 
+async def show_unlock_key(runner: Runner) -> None:
+    """Once, right after autolock was turned on: the key, to the user's screen only."""
+    leader = runner.ctx.leader()
+    if leader is None or not runner.results[leader].changed:
+        return
+    result = await runner.transports[leader].run("docker swarm unlock-key -q", sudo=True, timeout=30)
+    key = result.stdout.strip()
+    if result.ok and key:
+        runner.reporter.unlock_key(Secret(key))
+
+
+async def prove_key_login(runner: Runner, key_path: Path | None) -> None:
+    """Log in again with the key alone (no password, no agent): only then is it done."""
+
+    async def prove(name: str) -> None:
+        target = dataclasses.replace(runner.target(name), key=key_path, use_agent=False)
+        transport = await SshTransport.connect(target)
+        try:
+            result = await transport.run("true", timeout=30)
+        finally:
+            await transport.close()
+        if not result.ok:
+            raise HostError(name, "key login works but a command did not run")
+        runner.results[name].notes.append("key login verified")
+        runner.reporter.line(f"{name}: key login with {key_path} verified")
+
+    await runner.each(runner.alive(runner.results), prove)
+
+
 def status_data(runner: Runner) -> dict[str, Any]:
     """One row per inventory host (plus swarm nodes not in the inventory), JSON-ready."""
     ctx = runner.ctx
@@ -87,6 +151,10 @@ def status_data(runner: Runner) -> dict[str, Any]:
         error = runner.results[spec.name].error
         if spec.name not in runner.transports:
             state = "unreachable"
+        elif facts and facts.swarm and facts.swarm.local_state == "locked":
+            state = "locked"  # autolock after a restart: `cms-swarm unlock`
+            if row is not None:
+                seen.add(row.id)
         elif row is None:
             state = "not in swarm"
         else:

@@ -52,6 +52,10 @@ sec swarm; command -v docker >/dev/null && $SUDO docker info --format '{{json .S
 sec nodes; command -v docker >/dev/null && $SUDO docker node ls --format '{{json .}}' 2>/dev/null
 sec node-details; command -v docker >/dev/null && ids=$($SUDO docker node ls -q 2>/dev/null) && [ -n "$ids" ] \
   && $SUDO docker node inspect --format '{{.ID}} {{.Status.Addr}} {{json .Spec.Labels}}' $ids 2>/dev/null
+sec sshd; $SUDO /usr/sbin/sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|permitrootlogin|kbdinteractiveauthentication|challengeresponseauthentication) '
+sec sshd-include; grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/' /etc/ssh/sshd_config 2>/dev/null && echo yes || echo no
+sec sshd-ours; [ -e /etc/ssh/sshd_config.d/00-cms-swarm.conf ] && echo drop-in; grep -qs '^# BEGIN cms-swarm' /etc/ssh/sshd_config && echo block; true
+sec authorized-keys; head -c 65536 "$HOME/.ssh/authorized_keys" 2>/dev/null
 sec end
 """
 
@@ -103,6 +107,7 @@ class SwarmState:
     managers: int
     nodes: int
     remote_managers: tuple[str, ...] = ()
+    autolock: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,13 @@ class HostFacts:
     docker_version: str | None  # server version when the engine answers
     swarm: SwarmState | None
     nodes: tuple[NodeRow, ...] = field(default=())
+    sshd: tuple[tuple[str, str], ...] = ()  # effective settings that decide who may log in
+    sshd_include: bool = False  # sshd_config includes sshd_config.d/ (bullseye and later)
+    sshd_ours: tuple[str, ...] = ()  # "drop-in" and/or "block": what `harden` wrote
+    authorized_keys: tuple[str, ...] = ()  # "type blob" of the login user's keys
+
+    def sshd_setting(self, name: str) -> str:
+        return dict(self.sshd).get(name, "")
 
     @property
     def is_raspberry_pi(self) -> bool:
@@ -246,7 +258,16 @@ def parse_swarm(text: str) -> SwarmState | None:
         managers=int(data.get("Managers") or 0),
         nodes=int(data.get("Nodes") or 0),
         remote_managers=tuple(str(m.get("Addr", "")) for m in remote if isinstance(m, dict)),
+        autolock=bool(_dig(data, "Cluster", "Spec", "EncryptionConfig", "AutoLockManagers")),
     )
+
+
+def _dig(data: object, *keys: str) -> object:
+    for key in keys:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
 
 
 def parse_node_details(text: str) -> dict[str, tuple[str, dict[str, str]]]:
@@ -338,4 +359,33 @@ def parse_facts(output: str) -> HostFacts:
         docker_version=get("docker-version") or None,
         swarm=parse_swarm(get("swarm")),
         nodes=parse_nodes(get("nodes"), get("node-details")),
+        sshd=parse_sshd(get("sshd")),
+        sshd_include=get("sshd-include") == "yes",
+        sshd_ours=tuple(get("sshd-ours").split()),
+        authorized_keys=parse_authorized_keys(get("authorized-keys")),
     )
+
+
+def parse_sshd(text: str) -> tuple[tuple[str, str], ...]:
+    """`sshd -T` lines (`keyword value`) to sorted pairs, keywords lower-case."""
+    pairs = {}
+    for line in text.splitlines():
+        keyword, _, value = line.strip().partition(" ")
+        if keyword:
+            pairs[keyword.lower()] = value.strip().lower()
+    return tuple(sorted(pairs.items()))
+
+
+KEY_TYPE = re.compile(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+$")
+
+
+def parse_authorized_keys(text: str) -> tuple[str, ...]:
+    """`type blob` of every key line (options and comments dropped) in authorized_keys."""
+    keys = []
+    for line in text.splitlines():
+        words = line.split()
+        for index, word in enumerate(words[:-1]):
+            if KEY_TYPE.match(word):
+                keys.append(f"{word} {words[index + 1]}")
+                break
+    return tuple(keys)

@@ -15,8 +15,15 @@ def state_dir() -> Path:
 
 
 def private_dir(path: Path) -> Path:
-    """Create `path` (and parents) with mode 0700; return it."""
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Create `path` and every missing parent with mode 0700 (not the umask's); return it."""
+    missing = []
+    parent = path
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    for directory in reversed(missing):
+        directory.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)
     os.chmod(path, 0o700)
     return path
 

@@ -23,3 +23,5 @@ class RunOptions:
     connect_timeout: float = 15.0
     max_clock_skew: float = 30.0
     min_var_free_gb: float = 3.0
+    public_key: str = ""  # `keys`: the "type blob comment" line to authorize
+    undo: bool = False  # `harden --undo`

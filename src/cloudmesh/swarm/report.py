@@ -17,7 +17,7 @@ from rich.table import Table
 
 from cloudmesh.swarm.errors import SwarmError
 from cloudmesh.swarm.phases import Problem
-from cloudmesh.swarm.plan import Plan, Step, redact
+from cloudmesh.swarm.plan import Plan, Secret, Step, redact
 
 
 class Reporter:
@@ -129,6 +129,14 @@ class Reporter:
                 self._live.console.print(escape(text))
         elif not self.quiet:
             self.line(text)
+
+    def unlock_key(self, key: Secret) -> None:
+        """The one place a secret is shown: the unlock key, once, when autolock turns on."""
+        self.close()
+        self.console.print(f"swarm unlock key: {key.reveal()}")
+        self.err.print("warning: store this key safely now (a password manager): locked managers "
+                       "need it after a restart (`cms-swarm unlock`); it is not shown again and "
+                       "not logged. A manager shows it with: sudo docker swarm unlock-key -q")
 
     def error(self, text: str) -> None:
         self.close()

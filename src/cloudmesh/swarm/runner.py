@@ -193,7 +193,7 @@ class Runner:
                 self.mark_stale()
             if any(self.results[h].failed for h in batch.hosts if h in self.results):
                 break
-        if applied and not self.options.dry_run:
+        if applied and not self.options.dry_run and phase.converges:
             await self._recheck(phase, batches, applied)
         failed = [n for n in names if self.results[n].failed]
         for name in names:

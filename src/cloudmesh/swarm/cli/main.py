@@ -7,8 +7,10 @@ This is the only module that turns exceptions into exit codes; `run` is the only
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from cloudmesh.swarm import __version__
 from cloudmesh.swarm.errors import InputError, SwarmError, UsageError
@@ -21,8 +23,12 @@ COMMANDS = {
     "verify": "test the swarm: node health, a test service on every node, overlay, mesh",
     "status": "one table of nodes, plus hosts that are unreachable or not in the swarm",
     "reset": "every host leaves the swarm (workers first); --purge also removes Docker",
+    "keys": "key login from the first contact: install your public key with the password once",
+    "harden": "turn off password and root login in sshd (after key login works); --undo",
+    "rotate-tokens": "rotate both swarm join tokens (old tokens stop working)",
+    "unlock": "unlock autolocked managers after a restart (key from a prompt or stdin)",
 }
-CHANGES_HOSTS = {"create", "install", "init", "reset"}
+CHANGES_HOSTS = {"create", "install", "init", "reset", "keys", "harden", "rotate-tokens", "unlock"}
 EPILOG = """\
 hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
 or 10.1.1.[2-5] with --user/--key/--port. Exit codes: 0 ok, 1 a host failed,
@@ -46,6 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("create", "init"):
             sub.add_argument("--force", action="store_true",
                              help="allow an even number of managers")
+            sub.add_argument("--autolock", action="store_true",
+                             help="turn swarm autolock on; the unlock key is shown once")
+        if name == "keys":
+            sub.add_argument("--password-stdin", action="store_true",
+                             help="read the login password from stdin (default: prompt)")
+        if name == "harden":
+            sub.add_argument("--undo", action="store_true",
+                             help="remove what harden wrote (password login as before)")
+        if name == "unlock":
+            sub.add_argument("--unlock-key-stdin", action="store_true",
+                             help="read the unlock key from stdin (default: prompt)")
         if name in ("create", "verify"):
             sub.add_argument("--test-image", default="busybox", metavar="IMAGE",
                              help="busybox-like image (sh, httpd, nc) for the test service "
@@ -138,12 +155,43 @@ def dispatch(args: argparse.Namespace) -> int:
         verify_port=getattr(args, "verify_port", 38080),
         concurrency=args.concurrency,
         connect_timeout=args.connect_timeout,
+        undo=getattr(args, "undo", False),
     )
+    extras, connector = _extras(args, inventory)
+    if extras.key_path is not None:
+        from cloudmesh.swarm.credentials import ensure_key_pair
+
+        public, made = ensure_key_pair(extras.key_path)
+        if made:
+            print(f"made a new ed25519 key pair: {extras.key_path} (.pub beside it)", file=sys.stderr)
+        options = dataclasses.replace(options, public_key=public)
     as_json = getattr(args, "json", False)
     reporter = Reporter(quiet=args.quiet or as_json, verbose=args.verbose)
     return run_action(args.command, inventory, options, reporter,
                       skip_verify=getattr(args, "skip_verify", False),
-                      show_status=args.command == "create", as_json=as_json)
+                      show_status=args.command == "create", as_json=as_json,
+                      connector=connector, extras=extras)
+
+
+def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
+    """Secrets and connector a command needs beyond RunOptions (read before any host is touched)."""
+    from cloudmesh.swarm.actions import Extras
+    from cloudmesh.swarm.credentials import DEFAULT_KEY, read_secret
+    from cloudmesh.swarm.runner import ssh_connector
+
+    if args.command == "unlock":
+        key = read_secret("swarm unlock key", "--unlock-key-stdin", args.unlock_key_stdin)
+        return Extras(secrets={"unlock": key}), ssh_connector
+    if args.command == "keys":
+        from cloudmesh.swarm.transport import SshTransport
+
+        password = read_secret("SSH login password", "--password-stdin", args.password_stdin)
+
+        async def with_password(target: Any, options: Any) -> Any:
+            return await SshTransport.connect(target, options.become_password, login_password=password)
+
+        return Extras(key_path=(inventory.ssh.key or DEFAULT_KEY).expanduser()), with_password
+    return Extras(autolock=getattr(args, "autolock", False)), ssh_connector
 
 
 def main(argv: Sequence[str] | None = None) -> int:

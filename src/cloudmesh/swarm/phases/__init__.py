@@ -91,6 +91,7 @@ class Phase:
 
     title = "phase"
     changes_hosts = True
+    converges = True  # False: applying does not empty the plan (e.g. rotating tokens)
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
         return []

@@ -30,6 +30,11 @@ API_POST = (
 )
 
 
+def api_post(path: str) -> str:
+    """The command that POSTs its stdin (JSON) to the local Engine API at `path`."""
+    return f"python3 -c {shlex.quote(API_POST)} {path}"
+
+
 def join_step(ctx: Context, host: str, role: str) -> Step:
     """POST /swarm/join with the token in the body; the shown command has `***`."""
     token = ctx.secrets.get(role, Secret(""))
@@ -40,7 +45,7 @@ def join_step(ctx: Context, host: str, role: str) -> Step:
                        "RemoteAddrs": remotes})[:-1] + ', "JoinToken": "'
     return Step(
         f"join the swarm as a {role}",
-        f"python3 -c {shlex.quote(API_POST)} /swarm/join",
+        api_post("/swarm/join"),
         sudo=True,
         stdin=(head, token, '"}'),
         timeout=120,
