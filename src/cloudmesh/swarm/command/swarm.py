@@ -26,6 +26,10 @@ class SwarmCommand(PluginCommand):
             swarm verify   [HOSTS] [-i FILE] [options]
             swarm status   [HOSTS] [-i FILE] [--json] [options]
             swarm reset    [HOSTS] [-i FILE] [--purge] [options]
+            swarm keys     [HOSTS] [-i FILE] [--password-stdin] [options]
+            swarm harden   [HOSTS] [-i FILE] [--undo] [options]
+            swarm rotate-tokens [HOSTS] [-i FILE] [options]
+            swarm unlock   [HOSTS] [-i FILE] [--unlock-key-stdin] [options]
             swarm lab up [N] | lab down | lab status | lab ssh NAME
 
           The same commands and options as `cms-swarm`; see `cms-swarm COMMAND --help`.
