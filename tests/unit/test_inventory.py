@@ -311,7 +311,7 @@ def test_hostlist_takes_the_ssh_settings(tmp_path: Path, monkeypatch: pytest.Mon
     ("pi[1-1001]", "hosts: 'pi[1-1001]' expands to 1001 hosts; at most 1000"),
     ("pi_1", "command line: hosts.0.name: 'pi_1' is not a valid host name (letters, digits, '.', '-')"),
     ("a;b", "command line: hosts.0.name: 'a;b' is not a valid host name (letters, digits, '.', '-')"),
-    ("-oProxyCommand=x", ("command line: hosts.0.name: '-oProxyCommand=x' is not a valid host "
+    ("-oProxyCommand=x", ("command line: hosts.0.name: '-oProxyCommand' is not a valid host "
                           "name (letters, digits, '.', '-')")),
     ("pi\n1", "command line: hosts.0.name: 'pi\\n1' is not a valid host name (letters, digits, '.', '-')"),
 ])

@@ -18,7 +18,10 @@ from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.access import HardenPhase, KeysPhase
 from cloudmesh.swarm.phases.configure import ConfigurePhase
+from cloudmesh.swarm.phases.hostname import HostnamePhase
 from cloudmesh.swarm.phases.install import InstallPhase
+from cloudmesh.swarm.phases.nodes import OPS as NODE_OPS
+from cloudmesh.swarm.phases.nodes import NodeOpsPhase
 from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.phases.reset import ResetPhase
 from cloudmesh.swarm.phases.tokens import AutolockPhase, RotateTokensPhase, UnlockPhase
@@ -50,6 +53,8 @@ class Extras:
     secrets: dict[str, Secret] = field(default_factory=dict)  # e.g. the unlock key
     autolock: bool = False  # create/init --autolock
     key_path: Path | None = None  # keys: the key whose login is proved afterwards
+    targets: tuple[str, ...] = ()  # node operations: the inventory hosts they act on
+    labels: tuple[str, ...] = ()  # label: key=value to set, key- to remove
 
 
 def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: Reporter,
@@ -60,7 +65,11 @@ def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: R
                             as_json, connector, extras or Extras()))
 
 
-def phases_of(name: str, extras: Extras) -> list[Phase | VerifyPhase]:
+def phases_of(name: str, extras: Extras, options: RunOptions) -> list[Phase | VerifyPhase]:
+    if name in NODE_OPS:
+        return [NodeOpsPhase(name, extras.targets, extras.labels, options.force)]
+    if name == "hostname":
+        return [HostnamePhase()]
     phases = list(ACTIONS[name])
     if extras.autolock and name in ("create", "init"):
         at = next(i for i, p in enumerate(phases) if isinstance(p, ConfigurePhase)) + 1
@@ -78,7 +87,7 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
         ok = True
         if name != "status" and any(r.failed for r in runner.results.values()):
             ok = False
-        for phase in phases_of(name, extras) if ok else []:
+        for phase in phases_of(name, extras, options) if ok else []:
             if skip_verify and isinstance(phase, VerifyPhase):
                 continue
             if isinstance(phase, VerifyPhase):
@@ -148,9 +157,14 @@ def status_data(runner: Runner) -> dict[str, Any]:
         facts = ctx.facts.get(spec.name)
         node_id = facts.swarm.node_id if facts and facts.swarm else ""
         row = rows.get(node_id)
+        if facts is None:  # unreachable: its node, if any, by address or hostname
+            row = next((r for r in rows.values() if r.id not in seen and (
+                r.addr == spec.address or r.hostname == spec.name)), None)
         error = runner.results[spec.name].error
         if spec.name not in runner.transports:
             state = "unreachable"
+            if row is not None:
+                seen.add(row.id)
         elif facts and facts.swarm and facts.swarm.local_state == "locked":
             state = "locked"  # autolock after a restart: `cms-swarm unlock`
             if row is not None:
@@ -187,7 +201,13 @@ def status_data(runner: Runner) -> dict[str, Any]:
     if leader is not None:
         state = ctx.facts[leader].swarm
         assert state is not None
+        managers = [r for r in rows.values() if r.is_manager]
+        reachable = [r for r in managers if r.manager_status in ("Leader", "Reachable")]
         swarm = {"id": state.cluster_id, "leader": next(
             (n["host"] for n in nodes if n["leader"]), None),
-            "managers": sum(1 for r in rows.values() if r.is_manager), "nodes": len(rows)}
+            "managers": len(managers), "nodes": len(rows),
+            "reachable_managers": len(reachable),
+            "unreachable_managers": sorted(r.hostname for r in managers if r not in reachable),
+            "quorum": len(reachable) > len(managers) // 2,
+            "tolerates": max(0, len(reachable) - (len(managers) // 2 + 1))}
     return {"cluster": ctx.inventory.name, "swarm": swarm, "nodes": nodes}

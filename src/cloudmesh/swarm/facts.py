@@ -33,6 +33,7 @@ sec os-release; cat /etc/os-release 2>/dev/null
 sec arch; uname -m
 sec kernel; uname -r
 sec hostname; hostname
+sec loopback-name; awk '$1 == "127.0.1.1" {print $2; exit}' /etc/hosts 2>/dev/null
 sec model; cat /proc/device-tree/model 2>/dev/null | tr -d '\000'; echo
 sec cgroups; cat /proc/cgroups 2>/dev/null
 sec cgroup2; cat /sys/fs/cgroup/cgroup.controllers 2>/dev/null
@@ -162,6 +163,7 @@ class HostFacts:
     sshd_include: bool = False  # sshd_config includes sshd_config.d/ (bullseye and later)
     sshd_ours: tuple[str, ...] = ()  # "drop-in" and/or "block": what `harden` wrote
     authorized_keys: tuple[str, ...] = ()  # "type blob" of the login user's keys
+    loopback_name: str = ""  # the 127.0.1.1 name in /etc/hosts (Debian's own-hostname line)
 
     def sshd_setting(self, name: str) -> str:
         return dict(self.sshd).get(name, "")
@@ -363,6 +365,7 @@ def parse_facts(output: str) -> HostFacts:
         sshd_include=get("sshd-include") == "yes",
         sshd_ours=tuple(get("sshd-ours").split()),
         authorized_keys=parse_authorized_keys(get("authorized-keys")),
+        loopback_name=get("loopback-name"),
     )
 
 

@@ -292,16 +292,7 @@ def from_hostlist(
     known_hosts: str | None = None,
 ) -> Inventory:
     """An inventory from a Cloudmesh host list such as `pi[85-87]` or `10.1.1.[2-5]`."""
-    import hostlist as _hostlist
-
-    try:
-        names = _hostlist.expand_hostlist(hostlist)
-    except Exception as error:  # BadHostlist and friends
-        raise InventoryError(f"hosts: {hostlist!r} is not a valid host list ({error})") from None
-    if not names:
-        raise InventoryError("hosts: the host list is empty")
-    if len(names) > 1000:
-        raise InventoryError(f"hosts: {hostlist!r} expands to {len(names)} hosts; at most 1000")
+    pairs = expand_hosts(hostlist)
     ssh: dict[str, Any] = {}
     if user is not None:
         ssh["user"] = user
@@ -311,5 +302,29 @@ def from_hostlist(
         ssh["port"] = port
     if known_hosts is not None:
         ssh["known_hosts"] = known_hosts
-    data = {"name": name, "ssh": ssh, "hosts": [{"name": n, "address": n} for n in names]}
+    data = {"name": name, "ssh": ssh, "hosts": [{"name": n, "address": a} for n, a in pairs]}
     return _validate(data, "command line")
+
+
+def expand_hosts(text: str) -> list[tuple[str, str]]:
+    """(name, address) pairs from a host list (`pi[85-87]`: name = address) or from
+    `NAME=ADDRESS,...` (`red01=10.1.1.5,red02=10.1.1.6`), for hosts no DNS knows by name."""
+    import hostlist as _hostlist
+
+    if "=" in text:
+        pairs = []
+        for item in text.split(","):
+            name, sep, address = item.strip().partition("=")
+            if not sep or not name or not address:
+                raise InventoryError(f"hosts: {item.strip()!r} is not NAME=ADDRESS")
+            pairs.append((name, address))
+        return pairs
+    try:
+        names = _hostlist.expand_hostlist(text)
+    except Exception as error:  # BadHostlist and friends
+        raise InventoryError(f"hosts: {text!r} is not a valid host list ({error})") from None
+    if not names:
+        raise InventoryError("hosts: the host list is empty")
+    if len(names) > 1000:
+        raise InventoryError(f"hosts: {text!r} expands to {len(names)} hosts; at most 1000")
+    return [(n, n) for n in names]

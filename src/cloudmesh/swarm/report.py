@@ -29,6 +29,8 @@ class Reporter:
         self.verbose = verbose
         self.console = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
         self.err = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
+        if not self.console.is_terminal:
+            self.console.width = 160  # a pipe or a log file: do not squeeze tables to 80 columns
         use_live = self.console.is_terminal if live is None else live
         self._live: Live | None = None
         self._activity: dict[str, tuple[str, str]] = {}
@@ -169,3 +171,9 @@ class Reporter:
                           "yes" if node["leader"] else "", node["state"],
                           node["availability"] or "", node["engine"] or "")
         self.console.print(table)
+        if swarm:
+            lost = ", ".join(swarm["unreachable_managers"])
+            self.console.print(
+                f"quorum: {'holds' if swarm['quorum'] else 'LOST'} ({swarm['reachable_managers']} of "
+                f"{swarm['managers']} managers reachable; can lose {swarm['tolerates']} more)"
+                + (f"; unreachable managers: {lost}" if lost else ""))

@@ -27,8 +27,17 @@ COMMANDS = {
     "harden": "turn off password and root login in sshd (after key login works); --undo",
     "rotate-tokens": "rotate both swarm join tokens (old tokens stop working)",
     "unlock": "unlock autolocked managers after a restart (key from a prompt or stdin)",
+    "hostname": "give every host its inventory name (/etc/hostname, /etc/hosts, hostnamectl)",
+    "promote": "make nodes managers (an even manager count needs --force)",
+    "demote": "make managers workers (never the last one; an even count needs --force)",
+    "drain": "move all tasks off nodes (availability drain)",
+    "activate": "let nodes run tasks again (availability active)",
+    "label": "set node labels key=value (key- removes one)",
+    "rebalance": "keep an odd manager count: 1-2 ready nodes -> 1, 3-4 -> 3, 5+ -> 5",
 }
-CHANGES_HOSTS = {"create", "install", "init", "reset", "keys", "harden", "rotate-tokens", "unlock"}
+CHANGES_HOSTS = {"create", "install", "init", "reset", "keys", "harden", "rotate-tokens", "unlock",
+                 "hostname", "promote", "demote", "drain", "activate", "label", "rebalance"}
+TARGETED = {"promote", "demote", "drain", "activate", "label"}  # act on some hosts of a cluster
 EPILOG = """\
 hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
 or 10.1.1.[2-5] with --user/--key/--port. Exit codes: 0 ok, 1 a host failed,
@@ -45,11 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-        _add_host_options(sub)
+        _add_host_options(sub, targeted=name in TARGETED)
+        if name == "label":
+            sub.add_argument("labels", nargs="+", metavar="KEY=VALUE",
+                             help="labels to set (key=value) or remove (key-)")
         if name in CHANGES_HOSTS:
             sub.add_argument("--dry-run", action="store_true",
                              help="print per host the exact commands it would run; change nothing")
-        if name in ("create", "init"):
+        if name in ("create", "init", "promote", "demote"):
             sub.add_argument("--force", action="store_true",
                              help="allow an even number of managers")
             sub.add_argument("--autolock", action="store_true",
@@ -81,9 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_host_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("hosts", nargs="?", metavar="HOSTS",
-                     help="host list such as pi[85-87] (instead of -i)")
+def _add_host_options(sub: argparse.ArgumentParser, targeted: bool = False) -> None:
+    if targeted:
+        sub.add_argument("targets", metavar="HOSTS",
+                         help="the hosts to act on: inventory names, e.g. pi3 or pi[3-4]")
+        sub.add_argument("--cluster", dest="hosts", metavar="HOSTLIST",
+                         help="the cluster as a host list (instead of -i)")
+    else:
+        sub.add_argument("hosts", nargs="?", metavar="HOSTS",
+                         help="host list such as pi[85-87], or NAME=ADDRESS,... (instead of -i)")
     sub.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML file")
     sub.add_argument("--user", help="SSH user for a host list (default: pi)")
     sub.add_argument("--key", metavar="FILE", help="SSH private key (default: agent / ~/.ssh)")
@@ -125,6 +143,28 @@ def load_inventory(args: argparse.Namespace):  # type: ignore[no-untyped-def]
         return inventory.from_hostlist(args.hosts, user=args.user, key=args.key, port=args.port,
                                        name=args.name)
     raise UsageError("no hosts: give -i FILE or a host list such as pi[85-87]")
+
+
+def _targets(args: argparse.Namespace, inventory: Any) -> tuple[str, ...]:
+    """Target host names, each one of the inventory's (bad input otherwise)."""
+    from cloudmesh.swarm.inventory import expand_hosts
+
+    names = [name for name, _ in expand_hosts(args.targets)]
+    known = {host.name for host in inventory.hosts}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UsageError(f"{', '.join(unknown)}: not in the inventory (hosts: {', '.join(sorted(known))})")
+    return tuple(names)
+
+
+def _labels(args: argparse.Namespace) -> tuple[str, ...]:
+    import re
+
+    labels = tuple(getattr(args, "labels", ()) or ())
+    for label in labels:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*(=[^\s=]*|-)", label):
+            raise UsageError(f"label {label!r}: use key=value to set or key- to remove")
+    return labels
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -179,6 +219,8 @@ def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
     from cloudmesh.swarm.credentials import DEFAULT_KEY, read_secret
     from cloudmesh.swarm.runner import ssh_connector
 
+    if args.command in TARGETED:
+        return Extras(targets=_targets(args, inventory), labels=_labels(args)), ssh_connector
     if args.command == "unlock":
         key = read_secret("swarm unlock key", "--unlock-key-stdin", args.unlock_key_stdin)
         return Extras(secrets={"unlock": key}), ssh_connector

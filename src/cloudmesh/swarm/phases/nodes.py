@@ -1,0 +1,137 @@
+"""Day-two node operations, run on the leader: promote, demote, drain, activate, label,
+rebalance. Each is planned from the leader's node list, so a re-run changes nothing.
+
+Quorum rule (Raft): a swarm with M managers survives the loss of (M-1)//2 of them, so an
+even count adds risk without adding tolerance, and losing a majority stops the swarm.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from cloudmesh.swarm.facts import NodeRow
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.plan import Plan, Step
+
+OPS = ("promote", "demote", "drain", "activate", "label", "rebalance")
+
+
+def node_of(ctx: Context, host: str) -> NodeRow | None:
+    """The leader's row for an inventory host (matched by the host's own node ID)."""
+    facts = ctx.facts.get(host)
+    node_id = facts.swarm.node_id if facts and facts.swarm else ""
+    return next((row for row in ctx.node_rows() if node_id and row.id == node_id), None)
+
+
+def manager_rows(ctx: Context) -> list[NodeRow]:
+    return [row for row in ctx.node_rows() if row.is_manager]
+
+
+def rebalance_target(ready: int) -> int:
+    """Managers for `ready` nodes: odd, at most 5 (1-2 -> 1, 3-4 -> 3, 5+ -> 5)."""
+    return max(1, min(5, ready if ready % 2 else ready - 1))
+
+
+@dataclass(frozen=True)
+class NodeOpsPhase(Phase):
+    """One node operation on some inventory hosts (`targets`), planned for the leader."""
+
+    op: str
+    targets: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # "key=value" to set, "key-" to remove
+    force: bool = False
+
+    @property
+    def title(self) -> str:  # type: ignore[override]
+        return "Rebalance managers" if self.op == "rebalance" else f"{self.op.capitalize()} nodes"
+
+    def problems(self, ctx: Context, host: str) -> list[Problem]:
+        if ctx.leader() is None:
+            return [Problem("no swarm found on these hosts", "cms-swarm create first")] \
+                if host == ctx.inventory.hosts[0].name else []
+        if host in self.targets and node_of(ctx, host) is None:
+            return [Problem("is not a node of this swarm", "cms-swarm add HOST, or create")]
+        return []
+
+    def batches(self, ctx: Context) -> list[Batch]:
+        leader = ctx.leader()
+        return [Batch(self.op, (leader,))] if leader else []
+
+    def plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        if self.op == "rebalance":
+            return self._rebalance(ctx)
+        steps: list[Step] = []
+        managers = len(manager_rows(ctx))
+        for name in self.targets:
+            row = node_of(ctx, name)
+            if row is None:
+                continue
+            if self.op == "promote" and not row.is_manager:
+                managers += 1
+                steps.append(Step(f"promote {name}", f"docker node promote {row.id}", sudo=True))
+            elif self.op == "demote" and row.is_manager:
+                managers -= 1
+                steps.append(Step(f"demote {name}", f"docker node demote {row.id}", sudo=True))
+            elif self.op in ("drain", "activate") and row.availability.lower() != _availability(self.op):
+                steps.append(Step(f"{self.op} {name}", f"docker node update --availability "
+                                  f"{_availability(self.op)} {row.id}", sudo=True))
+            elif self.op == "label":
+                steps += _label_steps(name, row, self.labels)
+        self._check_count(managers, steps)
+        if not steps:
+            return Plan.noop("nothing to change")
+        return Plan(tuple(steps))
+
+    def _check_count(self, managers: int, steps: list[Step]) -> None:
+        from cloudmesh.swarm.errors import UsageError
+
+        if self.op not in ("promote", "demote") or not steps or self.force:
+            return
+        if managers < 1:
+            raise UsageError("demote: that would leave no manager; the swarm needs one")
+        if managers % 2 == 0:
+            raise UsageError(f"{self.op}: that would leave {managers} managers, an even count that "
+                             "tolerates no more failures than one fewer; use --force, or rebalance")
+
+    def _rebalance(self, ctx: Context) -> Plan:
+        rows = {row.id: row for row in ctx.node_rows()}
+        ours = [(spec.name, node_of(ctx, spec.name)) for spec in ctx.inventory.hosts]
+        ready = [(name, row) for name, row in ours if row and row.status == "Ready"]
+        managers = [(name, row) for name, row in ours if row and row.is_manager]
+        target = rebalance_target(len(ready))
+        steps: list[Step] = []
+        if len(managers) < target:
+            for name, row in ready:
+                if len(managers) + len(steps) >= target:
+                    break
+                if not row.is_manager and row.availability == "Active":
+                    steps.append(Step(f"promote {name}", f"docker node promote {row.id}", sudo=True))
+        elif len(managers) > target:
+            # demote unreachable managers first, then the last ones in inventory order; never the leader
+            order = sorted(reversed(managers), key=lambda m: m[1].manager_status == "Reachable")
+            for name, row in order:
+                if len(managers) - len(steps) <= target:
+                    break
+                if not row.is_leader:
+                    steps.append(Step(f"demote {name}", f"docker node demote {row.id}", sudo=True))
+        if not steps:
+            return Plan.noop(f"{len(managers)} managers for {len(ready)} ready nodes: balanced"
+                             + ("" if len(rows) == len(ready) else f" ({len(rows) - len(ready)} not ready)"))
+        return Plan(tuple(steps))
+
+
+def _availability(op: str) -> str:
+    return "drain" if op == "drain" else "active"
+
+
+def _label_steps(name: str, row: NodeRow, labels: tuple[str, ...]) -> list[Step]:
+    current = dict(row.labels)
+    adds = [item for item in labels if "=" in item and current.get(item.split("=", 1)[0]) != item.split("=", 1)[1]]
+    removes = [item[:-1] for item in labels if item.endswith("-") and item[:-1] in current]
+    if not adds and not removes:
+        return []
+    flags = " ".join([*(f"--label-add {shlex.quote(a)}" for a in adds),
+                      *(f"--label-rm {shlex.quote(r)}" for r in removes)])
+    return [Step(f"label {name}: {', '.join([*adds, *(r + '-' for r in removes)])}",
+                 f"docker node update {flags} {row.id}", sudo=True)]
