@@ -20,6 +20,7 @@ from cloudmesh.swarm.phases.access import HardenPhase, KeysPhase
 from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.hostname import HostnamePhase
 from cloudmesh.swarm.phases.install import InstallPhase
+from cloudmesh.swarm.phases.membership import RemovePhase
 from cloudmesh.swarm.phases.nodes import OPS as NODE_OPS
 from cloudmesh.swarm.phases.nodes import NodeOpsPhase
 from cloudmesh.swarm.phases.prepare import PreparePhase
@@ -70,6 +71,10 @@ def phases_of(name: str, extras: Extras, options: RunOptions) -> list[Phase | Ve
         return [NodeOpsPhase(name, extras.targets, extras.labels, options.force)]
     if name == "hostname":
         return [HostnamePhase()]
+    if name == "add":
+        return [PreparePhase(), InstallPhase(), ConfigurePhase()]
+    if name == "remove":
+        return [RemovePhase(extras.targets, options.force)]
     phases = list(ACTIONS[name])
     if extras.autolock and name in ("create", "init"):
         at = next(i for i, p in enumerate(phases) if isinstance(p, ConfigurePhase)) + 1
@@ -85,6 +90,11 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
     try:
         await runner.connect()
         ok = True
+        if name == "remove":  # a dead board can still be removed: its entry goes by force
+            for target in extras.targets:
+                if target not in runner.transports:
+                    runner.results[target].error = None
+                    runner.reporter.line(f"{target}: unreachable; its node entry will be removed by force")
         if name != "status" and any(r.failed for r in runner.results.values()):
             ok = False
         for phase in phases_of(name, extras, options) if ok else []:

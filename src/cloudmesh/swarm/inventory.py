@@ -328,3 +328,29 @@ def expand_hosts(text: str) -> list[tuple[str, str]]:
     if len(names) > 1000:
         raise InventoryError(f"hosts: {text!r} expands to {len(names)} hosts; at most 1000")
     return [(n, n) for n in names]
+
+
+def extend(inventory: Inventory, pairs: list[tuple[str, str]], role: str | None
+           ) -> tuple[Inventory, list[dict[str, Any]], list[str]]:
+    """The inventory with new hosts appended (`add`): (new model, entries to write, hosts whose
+    implied manager role must be written down so that an explicit role keeps them managers)."""
+    by_name = {host.name: host for host in inventory.hosts}
+    entries: list[dict[str, Any]] = []
+    for name, address in pairs:
+        known = by_name.get(name)
+        if known is not None:
+            if known.address != _check_address(address) and address != name:
+                raise InventoryError(f"hosts: {name} is already in the inventory with address "
+                                     f"{known.address}, not {address}")
+            continue
+        entry: dict[str, Any] = {"name": name, "address": address}
+        if role:
+            entry["role"] = role
+        entries.append(entry)
+    implied = managers(inventory) if role and not any(h.role for h in inventory.hosts) else []
+    data = inventory.model_dump(mode="json", exclude_none=True)
+    for host in data["hosts"]:
+        if host["name"] in implied:
+            host["role"] = "manager"
+    data["hosts"] += entries
+    return _validate(data, "command line"), entries, implied

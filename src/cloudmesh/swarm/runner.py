@@ -55,7 +55,8 @@ class Runner:
         self.options = options
         self.reporter = reporter
         self.connector = connector
-        self.ctx = Context(inventory, options, managers(inventory, options.force))
+        # the CLI refuses an even manager count where it matters (create, init, add)
+        self.ctx = Context(inventory, options, managers(inventory, force=True))
         self.transports: dict[str, Transport] = {}
         self.results = {h.name: HostResult(h.name) for h in inventory.hosts}
         self.logs: dict[str, HostLog] = {}

@@ -34,10 +34,13 @@ COMMANDS = {
     "activate": "let nodes run tasks again (availability active)",
     "label": "set node labels key=value (key- removes one)",
     "rebalance": "keep an odd manager count: 1-2 ready nodes -> 1, 3-4 -> 3, 5+ -> 5",
+    "add": "prepare, install and join new hosts; the inventory file gets them (comments kept)",
+    "remove": "demote, drain, leave and remove nodes; refuses to lose quorum (--force)",
 }
 CHANGES_HOSTS = {"create", "install", "init", "reset", "keys", "harden", "rotate-tokens", "unlock",
-                 "hostname", "promote", "demote", "drain", "activate", "label", "rebalance"}
-TARGETED = {"promote", "demote", "drain", "activate", "label"}  # act on some hosts of a cluster
+                 "hostname", "promote", "demote", "drain", "activate", "label", "rebalance",
+                 "add", "remove"}
+TARGETED = {"promote", "demote", "drain", "activate", "label", "add", "remove"}  # some hosts of a cluster
 EPILOG = """\
 hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
 or 10.1.1.[2-5] with --user/--key/--port. Exit codes: 0 ok, 1 a host failed,
@@ -61,7 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         if name in CHANGES_HOSTS:
             sub.add_argument("--dry-run", action="store_true",
                              help="print per host the exact commands it would run; change nothing")
-        if name in ("create", "init", "promote", "demote"):
+        if name == "add":
+            sub.add_argument("--role", choices=("manager", "worker"),
+                             help="role of the new hosts (default: the inventory's rule)")
+        if name in ("create", "init", "promote", "demote", "remove"):
             sub.add_argument("--force", action="store_true",
                              help="allow an even number of managers")
             sub.add_argument("--autolock", action="store_true",
@@ -90,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     from cloudmesh.swarm.cli import lab
 
     lab.add_parser(commands)
+    from cloudmesh.swarm.cli import image
+
+    image.add_parser(commands)
     return parser
 
 
@@ -175,11 +184,18 @@ def dispatch(args: argparse.Namespace) -> int:
     from cloudmesh.swarm.report import Reporter
 
     inventory = load_inventory(args)
+    new_hosts: list[dict[str, Any]] = []
+    implied: list[str] = []
+    if args.command == "add":
+        from cloudmesh.swarm.inventory import expand_hosts, extend
+
+        inventory, new_hosts, implied = extend(inventory, expand_hosts(args.targets), args.role)
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if args.connect_timeout <= 0:
         raise UsageError("--connect-timeout must be positive")
-    managers(inventory, getattr(args, "force", False))  # an even count is bad input: fail now
+    if args.command in ("create", "init", "add"):  # forming with an even count is bad input
+        managers(inventory, getattr(args, "force", False))
     password = None
     if args.ask_become_pass:
         import getpass
@@ -207,10 +223,29 @@ def dispatch(args: argparse.Namespace) -> int:
         options = dataclasses.replace(options, public_key=public)
     as_json = getattr(args, "json", False)
     reporter = Reporter(quiet=args.quiet or as_json, verbose=args.verbose)
-    return run_action(args.command, inventory, options, reporter,
+    code = run_action(args.command, inventory, options, reporter,
                       skip_verify=getattr(args, "skip_verify", False),
-                      show_status=args.command == "create", as_json=as_json,
+                      show_status=args.command in ("create", "add"), as_json=as_json,
                       connector=connector, extras=extras)
+    if code == 0 and args.inventory and not options.dry_run:
+        _update_inventory_file(args, new_hosts, implied, extras.targets)
+    return code
+
+
+def _update_inventory_file(args: argparse.Namespace, new_hosts: list[dict[str, Any]],
+                           implied: list[str], targets: tuple[str, ...]) -> None:
+    """After a successful add/remove, the file says what the cluster is."""
+    from pathlib import Path
+
+    from cloudmesh.swarm import inventory_file
+
+    path = Path(args.inventory).expanduser()
+    if args.command == "add" and new_hosts:
+        inventory_file.add_hosts(path, new_hosts, implied)
+        print(f"{path}: added {', '.join(h['name'] for h in new_hosts)}")
+    elif args.command == "remove":
+        inventory_file.remove_hosts(path, targets)
+        print(f"{path}: removed {', '.join(targets)}")
 
 
 def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
@@ -219,7 +254,7 @@ def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
     from cloudmesh.swarm.credentials import DEFAULT_KEY, read_secret
     from cloudmesh.swarm.runner import ssh_connector
 
-    if args.command in TARGETED:
+    if args.command in TARGETED and args.command != "add":
         return Extras(targets=_targets(args, inventory), labels=_labels(args)), ssh_connector
     if args.command == "unlock":
         key = read_secret("swarm unlock key", "--unlock-key-stdin", args.unlock_key_stdin)
@@ -251,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cloudmesh.swarm.cli import lab
 
             return lab.run(args)
+        if args.command == "image":
+            from cloudmesh.swarm.cli import image
+
+            return image.run(args)
         return dispatch(args)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -18,10 +18,17 @@ OPS = ("promote", "demote", "drain", "activate", "label", "rebalance")
 
 
 def node_of(ctx: Context, host: str) -> NodeRow | None:
-    """The leader's row for an inventory host (matched by the host's own node ID)."""
+    """The leader's row for an inventory host: by the host's own node ID, or, when the host
+    cannot be reached or has left the swarm, by its address or hostname."""
     facts = ctx.facts.get(host)
     node_id = facts.swarm.node_id if facts and facts.swarm else ""
-    return next((row for row in ctx.node_rows() if node_id and row.id == node_id), None)
+    if node_id:
+        return next((row for row in ctx.node_rows() if row.id == node_id), None)
+    spec = ctx.spec(host)  # unreachable, or it left: its entry by address or hostname
+    names = {spec.name, facts.hostname if facts else spec.name}
+    return next((row for row in ctx.node_rows()
+                 if (row.addr in (spec.address, ctx.ip(host)) or row.hostname in names)
+                 and (facts is None or row.status != "Ready")), None)  # a left host's entry is Down
 
 
 def manager_rows(ctx: Context) -> list[NodeRow]:

@@ -1,0 +1,105 @@
+"""Remove nodes from a running swarm without losing it or its services.
+
+The order matters (Docker's admin guide): demote a manager first, drain it and wait until
+its tasks run elsewhere, let it leave, and only then remove its entry on a manager. A host
+that cannot be reached (a dead board) skips the leave and its entry is removed by force.
+Removing the last manager, or managers whose loss breaks quorum, is refused unless --force.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cloudmesh.swarm.facts import NodeRow
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.phases.nodes import manager_rows, node_of
+from cloudmesh.swarm.plan import Plan, Step
+
+WAIT_TASKS = 180  # seconds for the tasks of a drained node to move
+
+
+@dataclass(frozen=True)
+class RemovePhase(Phase):
+    targets: tuple[str, ...] = ()
+    force: bool = False
+    # node IDs seen before the hosts left: afterwards a host no longer knows its own ID
+    seen: dict[str, str] = field(default_factory=dict, compare=False)
+    title = "Remove nodes"
+
+    def _row(self, ctx: Context, name: str) -> NodeRow | None:
+        row = node_of(ctx, name)
+        if row is not None:
+            self.seen[name] = row.id
+            return row
+        return next((r for r in ctx.node_rows() if r.id == self.seen.get(name)), None)
+
+    def problems(self, ctx: Context, host: str) -> list[Problem]:
+        if host != self.targets[0]:
+            return []
+        if ctx.leader() is None:
+            return [Problem("no swarm found among the other hosts", "nothing to remove from")]
+        if len(self.targets) >= len(ctx.inventory.hosts):
+            return [Problem("that would remove every host", "cms-swarm reset")]
+        leaving = [r for r in (self._row(ctx, t) for t in self.targets) if r is not None and r.is_manager]
+        if not leaving or self.force:
+            return []
+        managers = manager_rows(ctx)
+        left = [r for r in managers if r not in leaving]
+        reachable = [r for r in left if r.manager_status in ("Leader", "Reachable")]
+        if not left:
+            return [Problem("that would remove the last manager", "promote another node first, or --force")]
+        if len(reachable) <= len(left) // 2:
+            return [Problem(f"that would break quorum: {len(reachable)} of the {len(left)} remaining "
+                            "managers are reachable", "bring managers back first, or --force")]
+        return []
+
+    def batches(self, ctx: Context) -> list[Batch]:
+        managers = tuple(m for m in ctx.managers if m not in self.targets) or tuple(
+            h.name for h in ctx.inventory.hosts if h.name not in self.targets)
+        return [Batch("demote-drain", managers), Batch("wait-drained", managers),
+                Batch("leave", self.targets), Batch("rm", managers)]
+
+    def plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        if stage == "leave":
+            swarm = ctx.facts[host].swarm
+            if swarm is None or swarm.local_state == "inactive":
+                return Plan.noop("not in a swarm")
+            return Plan((Step("leave the swarm", "docker swarm leave", sudo=True, timeout=90),))
+        if host != ctx.leader():
+            return Plan.noop("the leader does this")
+        steps: list[Step] = []
+        for name in self.targets:
+            row = self._row(ctx, name)
+            if row is None:
+                continue
+            reachable = name in ctx.facts
+            if stage == "demote-drain":
+                if row.is_manager:
+                    steps.append(Step(f"demote {name}", f"docker node demote {row.id}", sudo=True))
+                if row.availability != "Drain":
+                    steps.append(Step(f"drain {name}",
+                                      f"docker node update --availability drain {row.id}", sudo=True))
+            elif stage == "wait-drained" and reachable and row.status == "Ready":
+                steps.append(Step(f"wait until the tasks of {name} run elsewhere",
+                                  _wait_moved(row.id), sudo=True, timeout=WAIT_TASKS + 30))
+            elif stage == "rm":
+                facts = ctx.facts.get(name)
+                if facts is not None and facts.in_swarm:
+                    continue  # it did not leave: keep its entry (the leave step says why)
+                # it left (or is unreachable): --force spares the wait for the heartbeat to time out
+                why = "" if reachable else " (unreachable)"
+                steps.append(Step(f"remove the node entry of {name}{why}",
+                                  f"docker node rm --force {row.id}", sudo=True))
+        if not steps:
+            return Plan.noop("nothing to do")
+        return Plan(tuple(steps))
+
+
+def _wait_moved(node_id: str) -> str:
+    """Until no task runs on the node and every service has all its replicas running again."""
+    on_node = f"docker node ps {node_id} --format '{{{{.CurrentState}}}}' | grep -q '^Running'"
+    short = ("docker service ls --format '{{.Name}} {{.Replicas}}' "
+             "| awk '{split($2, r, \"/\"); if (r[1]+0 < r[2]+0) print $1}'")
+    return (f"i=0; while {on_node} || [ -n \"$({short})\" ]; do i=$((i+1)); "
+            f"if [ $i -ge {WAIT_TASKS * 2} ]; then echo \"tasks did not move in {WAIT_TASKS} s: "
+            f"$({short})\" >&2; exit 1; fi; sleep 0.5; done")
