@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -184,6 +185,54 @@ class SshTransport:
             await asyncio.wait_for(self._conn.wait_closed(), 5)
         except (asyncio.TimeoutError, OSError):
             pass
+
+    async def stream_out(self, command: str, sink: Callable[[bytes], Awaitable[None] | None], *,
+                         sudo: bool = False, timeout: float | None = None,
+                         chunk: int = 1 << 20) -> Result:
+        """Run `command` and hand its binary stdout to `sink` chunk by chunk (a whole SD card:
+        never held in memory; SSH flow control makes the host wait while `sink` is busy).
+        Result.stdout is empty; stderr is collected; timeout None means no limit."""
+        import asyncssh
+
+        wrapped = f"sh -c {shlex.quote(command)}"
+        secret = b""
+        if sudo:
+            prefix = sudo_prefix(self.target.user, self._password)
+            if prefix.startswith("sudo -S") and self._password is not None:
+                secret = self._password.reveal().encode() + b"\n"
+            wrapped = prefix + wrapped
+        try:
+            process = await self._conn.create_process(wrapped, encoding=None)
+        except (OSError, asyncssh.Error) as error:
+            raise ConnectError(self.name, f"connection lost: {error}") from None
+        errors: list[bytes] = []
+
+        async def pump() -> None:
+            if secret:
+                process.stdin.write(secret)
+            process.stdin.write_eof()
+            while data := await process.stdout.read(chunk):
+                done = sink(data)
+                if done is not None:
+                    await done
+
+        async def drain_stderr() -> None:
+            while data := await process.stderr.read(65536):
+                errors.append(data)
+
+        try:
+            await asyncio.wait_for(asyncio.gather(pump(), drain_stderr(), process.wait()), timeout)
+        except asyncio.TimeoutError:
+            process.close()
+            return Result(None, "", _text(b"".join(errors)) + f"\ntimed out after {timeout:.0f} s")
+        except (OSError, asyncssh.Error) as error:
+            process.close()
+            raise ConnectError(self.name, f"connection lost: {error}") from None
+        except BaseException:
+            process.close()
+            raise
+        status = process.exit_status
+        return Result(status if status is not None else 255, "", _text(b"".join(errors)))
 
 
 def _text(value: object) -> str:
