@@ -9,6 +9,12 @@ command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
 command -v ssh >/dev/null || need+=(openssh-client)
+# `image` commands: mtools edits the FAT boot partition, e2fsprogs reads/shrinks ext4, xz
+# compresses captures; dosfstools (fsck.fat) checks FAT in the tests.
+command -v mcopy >/dev/null || need+=(mtools)
+command -v debugfs >/dev/null || [ -x /sbin/debugfs ] || need+=(e2fsprogs)
+command -v xz >/dev/null || need+=(xz-utils)
+command -v fsck.fat >/dev/null || [ -x /sbin/fsck.fat ] || need+=(dosfstools)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup-host: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive

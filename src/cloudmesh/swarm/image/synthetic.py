@@ -56,7 +56,7 @@ def build(path: Path, kind: str = "cloud-init", *, size_mb: int = 72, boot_mb: i
     boot_offset = boot_start * mbr.SECTOR
     spec = f"{path}@@{boot_offset}"
     _run(["mformat", "-i", spec, "-F", "-T", str(boot_sectors), "-h", "64", "-s", "32",
-          "-c", "1", "-v", "bootfs", "::"])
+          "-c", "1", "-v", "BOOTFS", "::"])
     with tempfile.TemporaryDirectory(prefix="cms-synth-") as tmp:
         boot = Path(tmp) / "boot"
         boot.mkdir()
@@ -75,7 +75,8 @@ def build(path: Path, kind: str = "cloud-init", *, size_mb: int = 72, boot_mb: i
         for item in sorted(boot.iterdir()):
             _run(["mcopy", "-i", spec, str(item), f"::/{item.name}"])
         root = Path(tmp) / "root"
-        for folder in ("etc", "usr/lib", "boot/firmware", "home/pi", "var/lib"):
+        for folder in ("etc/systemd/system/multi-user.target.wants", "usr/lib", "boot/firmware",
+                       "home/pi", "var/lib"):
             (root / folder).mkdir(parents=True, exist_ok=True)
         (root / "etc/os-release").write_text(OS_RELEASE[kind])
         mount = "/boot/firmware"
