@@ -221,7 +221,11 @@ class SshTransport:
                 errors.append(data)
 
         try:
-            await asyncio.wait_for(asyncio.gather(pump(), drain_stderr(), process.wait()), timeout)
+            async def finish() -> None:  # not process.wait(): it would read stdout itself
+                await asyncio.gather(pump(), drain_stderr())
+                await process.wait_closed()
+
+            await asyncio.wait_for(finish(), timeout)
         except asyncio.TimeoutError:
             process.close()
             return Result(None, "", _text(b"".join(errors)) + f"\ntimed out after {timeout:.0f} s")
