@@ -15,15 +15,18 @@ import pytest
 
 from .cli import cms_swarm
 
-LAB = "test"
-SUBNET = "10.77.200.0/24"
+# CMS_SWARM_TEST_NET=N (0-49) gives this run its own lab "testN" on 10.77.(200+N).0/24, so two
+# runs on one machine (e.g. two developers' sessions) do not tear down each other's hosts.
+NET = int(os.environ.get("CMS_SWARM_TEST_NET", "0"))
+LAB = f"test{NET}" if NET else "test"
+SUBNET = f"10.77.{200 + NET}.0/24"
 LAB_ARGS = ("--name", LAB, "--subnet", SUBNET)
 Exec = Callable[[str, str], tuple[int, str]]
 
 
 def address(index: int) -> str:
     """The bridge address of lab host pi<index>."""
-    return f"10.77.200.{10 + index}"
+    return f"10.77.{200 + NET}.{10 + index}"
 
 
 @pytest.fixture(scope="session")

@@ -167,3 +167,11 @@ def test_verify_uses_host_mode_and_adds_the_mesh_only_with_ipvs() -> None:
     for name in ctx.facts:
         ctx.facts[name] = parse_facts(probe(name, ipvs="yes"))
     assert any("cms-swarm-verify-mesh" in s.command and "create" in s.command for s in setup_steps(ctx))
+
+
+def test_an_interrupted_dpkg_run_is_finished_before_installing() -> None:
+    ctx = context(inventory(1), {"pi1": probe(extra={"dpkg-interrupted": "0001"})})
+    plan = InstallPhase().plan(ctx, "pi1", "all")
+    assert descriptions(plan)[:2] == ["finish an interrupted package install (dpkg --configure -a)",
+                                      "refresh package lists when older than a day"]
+    assert plan.steps[0].command.index("pgrep -x dpkg") < plan.steps[0].command.index("--configure -a")

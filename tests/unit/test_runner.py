@@ -111,11 +111,23 @@ def test_one_host_fails_the_others_finish_and_the_next_phase_never_starts() -> N
     assert "Unable to locate package docker.io" in err
 
 
-def test_an_unreachable_host_is_named_and_nothing_runs() -> None:
+def test_an_unreachable_host_is_named_and_the_others_finish() -> None:
     lab = Lab(unreachable=("pi3",))
     code, _, err = run("install", lab)
     assert code == 1
     assert "pi3: cannot connect to 10.0.0.3:22" in err
+    assert lab.commands("pi1") and lab.commands("pi2") and lab.commands("pi3") == []
+
+
+def test_a_preflight_problem_stops_every_host() -> None:
+    def no_sudo(name: str, command: str) -> Result:
+        if command == PROBE_SCRIPT:
+            return Result(0, probe(name, sudo=name != "pi2"), "")
+        return Result(0, "", "")
+
+    lab = Lab(no_sudo)
+    code, _, err = run("install", lab)
+    assert code == 1 and "pi2: problem: sudo needs a password" in err
     assert lab.commands() == []
 
 

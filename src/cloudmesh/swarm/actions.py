@@ -95,8 +95,8 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
                 if target not in runner.transports:
                     runner.results[target].error = None
                     runner.reporter.line(f"{target}: unreachable; its node entry will be removed by force")
-        if name != "status" and any(r.failed for r in runner.results.values()):
-            ok = False
+        # hosts that cannot be reached have failed; the others go on, and the exit code says so
+        ok = bool(runner.transports)
         for phase in phases_of(name, extras, options) if ok else []:
             if skip_verify and isinstance(phase, VerifyPhase):
                 continue

@@ -45,6 +45,7 @@ sec sudo; $SUDO true >/dev/null 2>&1 && echo ok || echo no
 sec python3; command -v python3
 sec user; u="${SUDO_USER:-$(id -un)}"; echo "$u"; id -nG "$u"
 sec apt; command -v apt-get
+sec dpkg-interrupted; ls /var/lib/dpkg/updates 2>/dev/null | head -n 1
 sec docker-pkg; dpkg-query -W -f='${Status} ${Version}\n' docker.io docker-ce 2>/dev/null
 sec docker-active; systemctl is-active docker 2>/dev/null
 sec docker-enabled; systemctl is-enabled docker 2>/dev/null
@@ -164,6 +165,7 @@ class HostFacts:
     sshd_ours: tuple[str, ...] = ()  # "drop-in" and/or "block": what `harden` wrote
     authorized_keys: tuple[str, ...] = ()  # "type blob" of the login user's keys
     loopback_name: str = ""  # the 127.0.1.1 name in /etc/hosts (Debian's own-hostname line)
+    dpkg_interrupted: bool = False  # a dpkg run was cut off (power, a killed install)
 
     def sshd_setting(self, name: str) -> str:
         return dict(self.sshd).get(name, "")
@@ -366,6 +368,7 @@ def parse_facts(output: str) -> HostFacts:
         sshd_ours=tuple(get("sshd-ours").split()),
         authorized_keys=parse_authorized_keys(get("authorized-keys")),
         loopback_name=get("loopback-name"),
+        dpkg_interrupted=bool(get("dpkg-interrupted")),
     )
 
 

@@ -1,7 +1,9 @@
 """The runner: connect once per host, then per phase facts -> problems -> plan -> apply -> re-check.
 
-Hosts of a batch run concurrently; batches run in order. A failed host is recorded and
-the others finish their batch; then the phase stops and no later phase starts.
+Hosts of a batch run concurrently; batches run in order. A host that fails (cannot be
+reached, a command fails) is recorded and left out from then on; the others finish, and
+the exit code says a host failed. A preflight problem is different: it stops the phase for
+every host, so nothing changes anywhere until it is fixed.
 """
 
 from __future__ import annotations
@@ -170,9 +172,9 @@ class Runner:
         await self.refresh()
         names = self.alive(names)
         self._report_problems(phase, names)
-        names = self.alive(names)
-        if any(self.results[n].failed for n in self.results):
+        if len(self.alive(names)) < len(names):  # a preflight problem stops the phase for all
             return False
+        names = self.alive(names)
         batches = phase.batches(self.ctx)
         applied: set[str] = set()
         for index, batch in enumerate(batches):

@@ -8,21 +8,31 @@ from cloudmesh.swarm.phases import Context, Phase
 from cloudmesh.swarm.plan import Plan, Step
 
 APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300"
+# An apt or dpkg that outlived its SSH session (a killed run) may still hold the locks
+# (`apt-get update`'s list lock has no timeout option): let it finish first, bounded.
+WAIT_FOR_APT = ("i=0; while pgrep -x apt-get >/dev/null || pgrep -x dpkg >/dev/null; do "
+                "i=$((i+1)); [ $i -ge 600 ] && break; sleep 1; done; ")
 
 REFRESH_LISTS = Step(
     "refresh package lists when older than a day",
     "if [ -z \"$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 | head -n 1)\" ]; "
-    f"then {APT} update; fi",
+    f"then {WAIT_FOR_APT}{APT} update; fi",
     sudo=True,
     timeout=300,
 )
 INSTALL_ENGINE = Step(
     "install docker.io (engine only, no recommends)",
-    f"{APT} install -y --no-install-recommends docker.io",
+    f"{WAIT_FOR_APT}{APT} install -y --no-install-recommends docker.io",
     sudo=True,
     timeout=900,
 )
 # Debian's postinst usually enables and starts it already; `enable` alone costs a daemon-reload.
+FINISH_DPKG = Step(
+    "finish an interrupted package install (dpkg --configure -a)",
+    WAIT_FOR_APT + "DEBIAN_FRONTEND=noninteractive dpkg --force-confdef --force-confold --configure -a",
+    sudo=True,
+    timeout=900,
+)
 START_ENGINE = Step("enable and start the engine",
                     "systemctl is-enabled -q docker && systemctl is-active -q docker "
                     "|| systemctl enable --now docker", sudo=True)
@@ -43,6 +53,8 @@ class InstallPhase(Phase):
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         facts = ctx.facts[host]
         steps: list[Step] = []
+        if facts.dpkg_interrupted:
+            steps.append(FINISH_DPKG)
         if not facts.docker_package and not facts.docker_version:
             steps += [REFRESH_LISTS, INSTALL_ENGINE]
         if not (facts.docker_active and facts.docker_enabled):
