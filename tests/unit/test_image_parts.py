@@ -47,9 +47,9 @@ def test_mbr_round_trip_and_resize() -> None:
 
 
 def _settings(**changes: object) -> customize.Settings:
-    values: dict[str, object] = dict(hostname="red01", user="pi", password_hash=None,
-                                     ssh_keys=[KEY], wifi_ssid=None, wifi_psk=None,
-                                     wifi_country=None, timezone=None)
+    values: dict[str, object] = {"hostname": "red01", "user": "pi", "password_hash": None,
+                                 "ssh_keys": [KEY], "wifi_ssid": None, "wifi_psk": None,
+                                 "wifi_country": None, "timezone": None}
     values.update(changes)
     return customize.settings(**values)  # type: ignore[arg-type]
 

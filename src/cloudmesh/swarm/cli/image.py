@@ -279,11 +279,10 @@ def _burn(args: argparse.Namespace) -> int:
     device.check(first_target, size, force=args.force, image_path=source.path)
     for index, host in enumerate(hosts):
         dev = args.device.replace("{host}", str(host))
-        if index and swap:
-            if not _confirm(f"insert the card for {host} into {dev}, then press y and Enter "
-                            "(anything else stops): "):
-                _say(f"stopped before {host}")
-                return 1
+        if index and swap and not _confirm(f"insert the card for {host} into {dev}, then press "
+                                           "y and Enter (anything else stops): "):
+            _say(f"stopped before {host}")
+            return 1
         target = first_target if index == 0 else device.inspect(dev)
         device.check(target, size, force=args.force, image_path=source.path)
         if not args.yes:
@@ -297,11 +296,12 @@ def _burn(args: argparse.Namespace) -> int:
         line = (f"{host or target.path}: wrote {human(written.size)} to {target.path} in "
                 f"{written.seconds:.1f} s ({written.size / written.seconds / 1e6:.0f} MB/s)")
         if not args.no_verify:
-            written = burn.verify(target, written, quiet=args.quiet)
+            written = burn.verify(target, written, source, quiet=args.quiet)
             line += f", verified in {written.verify_seconds:.1f} s"
         else:
             line += ", NOT verified (--no-verify)"
-        line += f", sha256 {written.sha256[:16]}..."
+        if written.sha256:
+            line += f", sha256 {written.sha256[:16]}..."
         if settings is not None:
             current = settings.with_hostname(host) if host else settings
             layout, names = customize.apply(target.path, current)

@@ -71,7 +71,7 @@ class Compressor:
         self.kind = kind
         self.raw_sha = hashlib.sha256()
         self.raw_size = 0
-        self._file: IO[bytes] = open(path, "wb")
+        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed by close/abort)
         self._proc: subprocess.Popen[bytes] | None = None
         self._lzma: Any = None
         self._zlib: Any = None
@@ -123,8 +123,8 @@ class Splitter:
     partition, sparse where blocks are all zeros), for shrinking."""
 
     def __init__(self, head: Path, part: Path) -> None:
-        self.head = open(head, "wb")
-        self.part = open(part, "wb")
+        self.head = open(head, "wb")  # noqa: SIM115 (closed by close/abort)
+        self.part = open(part, "wb")  # noqa: SIM115
         self.offset = 0
         self.boundary: int | None = None
         self.table: mbr.Table | None = None
@@ -186,7 +186,7 @@ class ThreadSink:
             if self.error is None:
                 try:
                     self.writer.write(chunk)
-                except BaseException as error:
+                except BaseException as error:  # noqa: BLE001 (raised in the event loop)
                     self.error = error
 
     async def __call__(self, chunk: bytes) -> None:

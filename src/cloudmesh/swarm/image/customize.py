@@ -203,7 +203,6 @@ def detect_source(source: ImageSource) -> Layout:
     boot partition into a sparse temporary file (zeros are skipped, so it takes little
     disk) and look there. The root file system is not reached, so the mechanism is told
     from the boot partition alone; burn checks again on the card with everything."""
-    import os
     import tempfile
 
     if source.kind == "raw":

@@ -45,7 +45,7 @@ class Target:
         return what
 
 
-def human(size: int | float) -> str:
+def human(size: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(size) < 1000 or unit == "TB":
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"

@@ -108,9 +108,9 @@ def filesystem(head: bytes) -> str:
         if incompat & 0x40 or incompat & 0x80 or incompat & 0x200:  # extents, 64bit, flex_bg
             return "ext4"
         return "ext3" if compat & 0x4 else "ext2"
-    if len(head) >= 90 and head[510:512] == b"\x55\xaa":
-        if head[82:87] == b"FAT32" or head[54:59] in (b"FAT12", b"FAT16"):
-            return "vfat"
+    if len(head) >= 90 and head[510:512] == b"\x55\xaa" and (
+            head[82:87] == b"FAT32" or head[54:59] in (b"FAT12", b"FAT16")):
+        return "vfat"
     if len(head) >= 4096 and head[4086:4096] in (b"SWAPSPACE2", b"SWAP-SPACE"):
         return "swap"
     return ""

@@ -41,7 +41,7 @@ def prefetch(items: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
                 if stop.is_set():
                     return
             box.put(_END)
-        except BaseException as error:  # handed to the consumer, raised there
+        except BaseException as error:  # noqa: BLE001 (handed to the consumer, raised there)
             box.put(_Failed(error))
 
     thread = threading.Thread(target=produce, name="cms-image-read", daemon=True)

@@ -33,7 +33,7 @@ class Meter:
                 TransferSpeedColumn(), TimeRemainingColumn(), console=Console(stderr=True),
                 refresh_per_second=4, transient=False)
 
-    def __enter__(self) -> Meter:
+    def __enter__(self) -> Meter:  # noqa: PYI034
         if self._progress is not None:
             self._progress.start()
             self._task = self._progress.add_task(self.title, total=self.total)

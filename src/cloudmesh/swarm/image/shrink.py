@@ -54,8 +54,8 @@ WANTS_LINK = "/etc/systemd/system/multi-user.target.wants/cms-swarm-grow.service
 def _block_info(part: Path) -> tuple[int, int]:
     """(block size, block count) from the superblock."""
     out = ext4.run([ext4.tool("dumpe2fs"), "-h", str(part)], "reading the superblock")
-    size = re.search(r"^Block size:\s+(\d+)", out, re.M)
-    count = re.search(r"^Block count:\s+(\d+)", out, re.M)
+    size = re.search(r"^Block size:\s+(\d+)", out, re.MULTILINE)
+    count = re.search(r"^Block count:\s+(\d+)", out, re.MULTILINE)
     if not size or not count:
         raise ValueError("dumpe2fs gave no block size")
     return int(size.group(1)), int(count.group(1))

@@ -162,10 +162,12 @@ def xz_uncompressed_size(path: Path) -> int:
 
 
 def _xz_chunks(path: Path, block: int) -> Iterator[bytes]:
-    """Every stream of the file in turn (xz allows several, with zero padding between)."""
+    """Every stream of the file in turn (xz allows several, with zero padding between), in
+    pieces that fill `block`-sized blocks exactly (so blocks are joined with one copy)."""
     with open(path, "rb") as handle:
         decoder = lzma.LZMADecompressor(lzma.FORMAT_XZ)
         consumed = 0
+        room = block  # what the current block still needs
         while True:
             if decoder.eof:
                 data = decoder.unused_data.lstrip(b"\0")
@@ -185,11 +187,12 @@ def _xz_chunks(path: Path, block: int) -> Iterator[bytes]:
             else:
                 data = b""
             try:
-                out = decoder.decompress(data, max_length=block)
+                out = decoder.decompress(data, max_length=room)
             except lzma.LZMAError as error:
                 raise ImageError(f"IMAGE: {path} is corrupt: {error} (in the first {consumed} "
                                  "bytes of the .xz file); download it again") from None
             if out:
+                room = room - len(out) or block
                 yield out
 
 
@@ -198,17 +201,19 @@ def _gz_chunks(path: Path, block: int) -> Iterator[bytes]:
     with open(path, "rb") as handle:
         decoder = zlib.decompressobj(wbits=31)
         data = b""
+        room = block
         while True:
             if not data:
                 data = handle.read(1 << 20)
                 if not data:
                     break
             try:
-                out = decoder.decompress(data, block)
+                out = decoder.decompress(data, room)
             except zlib.error as error:
                 raise ImageError(f"IMAGE: {path} is corrupt: {error}; download it again") from None
             data = decoder.unconsumed_tail
             if out:
+                room = room - len(out) or block
                 yield out
             if decoder.eof:
                 rest = decoder.unused_data
@@ -261,14 +266,19 @@ def _raw_blocks(path: Path, block: int) -> Iterator[bytes]:
 
 def _rechunk(chunks: Iterator[bytes], block: int) -> Iterator[bytes]:
     """Exactly `block`-sized pieces from pieces of any size (the last may be shorter)."""
-    buffer = bytearray()
+    pieces: list[bytes] = []
+    have = 0
     for chunk in chunks:
-        if not buffer and len(chunk) == block:
+        if not have and len(chunk) == block:
             yield chunk
             continue
-        buffer += chunk
-        while len(buffer) >= block:
-            yield bytes(buffer[:block])
-            del buffer[:block]
-    if buffer:
-        yield bytes(buffer)
+        while chunk:
+            take = chunk[:block - have] if have + len(chunk) > block else chunk
+            chunk = chunk[len(take):]
+            pieces.append(take)
+            have += len(take)
+            if have == block:
+                yield pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                pieces, have = [], 0
+    if pieces:
+        yield b"".join(pieces)
