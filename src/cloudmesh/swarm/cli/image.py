@@ -239,11 +239,11 @@ def _customize(args: argparse.Namespace) -> int:
 
 
 def _confirm(question: str) -> bool:
-    try:
-        with open("/dev/tty", "r+") as tty:
-            tty.write(question)
-            tty.flush()
-            return tty.readline().strip().lower() in ("y", "yes")
+    try:  # the terminal, not stdin: stdin may carry passwords or be a pipe
+        with open("/dev/tty", "w") as out, open("/dev/tty") as answer:
+            out.write(question)
+            out.flush()
+            return answer.readline().strip().lower() in ("y", "yes")
     except OSError:
         raise ImageInputError("no terminal to confirm on: add --yes") from None
 
@@ -290,8 +290,8 @@ def _burn(args: argparse.Namespace) -> int:
             for line in target.contents:
                 _say(f"  holds {line}: it will be destroyed")
             if not _confirm(f"write {source.path.name} ({human(size)}) to {target.path}? [y/N] "):
-                _say("nothing written")
-                return 1
+                _say("not confirmed: nothing written")
+                return 2
         written = burn.write(source, target, quiet=args.quiet)
         line = (f"{host or target.path}: wrote {human(written.size)} to {target.path} in "
                 f"{written.seconds:.1f} s ({written.size / written.seconds / 1e6:.0f} MB/s)")
@@ -315,7 +315,7 @@ def _burn(args: argparse.Namespace) -> int:
 
 
 def _expand(hostlist: str) -> list[str | None]:
-    import hostlist as hl
+    import hostlist as hl  # type: ignore[import-untyped]
 
     from cloudmesh.swarm.image.customize import check_hostname
 

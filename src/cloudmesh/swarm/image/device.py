@@ -188,7 +188,7 @@ def _check_file(target: Target, image_size: int, image_path: Path | None) -> Non
 
 def _mountinfo() -> list[tuple[str, str, str]]:
     """(major:minor, mount point, source) of every mount this process can see."""
-    rows = []
+    rows: list[tuple[str, str, str]] = []
     try:
         lines = Path("/proc/self/mountinfo").read_text().splitlines()
     except OSError:

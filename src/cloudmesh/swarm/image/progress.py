@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from types import TracebackType
+from typing import Any
 
 
 class Meter:
@@ -15,8 +16,8 @@ class Meter:
         self.total = total
         self.done = 0
         self.started = time.monotonic()
-        self._progress = None
-        self._task = None
+        self._progress: Any = None
+        self._task: Any = None
         if not quiet and sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import (
