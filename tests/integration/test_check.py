@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,34 @@ def test_check_with_a_duplicate_hostname_fails_with_a_hint(lab_inventory: Path, 
     assert "pi3: problem: hostname 'pi2' is also used by pi2" in done.stderr
     assert "pi2: problem: hostname 'pi2' is also used by pi3" in done.stderr
     assert "hostnamectl set-hostname pi3" in done.stderr
+
+
+# Lab hosts share this machine's kernel clock, and setting it would change the machine's own
+# time; so a lab host's "hardware clock" is this stand-in `date` (first in PATH) that adds an
+# offset, and `date -u -s @T` sets that offset, as setting a real clock would.
+FAKE_DATE = r"""#!/bin/sh
+off=$(cat /var/lib/fake-clock-offset 2>/dev/null || echo 0)
+if [ "$1" = "+%s.%N" ]; then exec /bin/date -d "@$(( $(/bin/date +%s) + off ))" +%s.%N; fi
+if [ "$1" = "-u" ] && [ "$2" = "-s" ]; then echo $(( ${3#@} - $(/bin/date +%s) )) > /var/lib/fake-clock-offset; exit 0; fi
+exec /bin/date "$@"
+"""
+
+
+def test_a_skewed_clock_fails_check_and_fix_clock_repairs_it(lab_inventory: Path, lab_exec) -> None:  # type: ignore[no-untyped-def]
+    rc, out = lab_exec("pi2", f"cat > /usr/local/bin/date <<'EOF'\n{FAKE_DATE}EOF\n"
+                       "chmod 755 /usr/local/bin/date && echo 600 > /var/lib/fake-clock-offset")
+    assert rc == 0, out
+    try:
+        skewed = cms_swarm("check", "-i", str(lab_inventory))
+        assert skewed.returncode == 1
+        assert re.search(r"pi2: problem: clock is \+(599|600|601) s off this machine's; swarm TLS fails "
+                         r"on skew", skewed.stderr)  # the stand-in has whole seconds
+        assert "--fix-clock" in skewed.stderr and "pi1: problem" not in skewed.stderr
+        fixed = cms_swarm("check", "-i", str(lab_inventory), "--fix-clock")
+        assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+        assert re.search(r"pi2: set the clock from this machine \(\+(599|600|601) s off\)", fixed.stdout)
+        _, offset = lab_exec("pi2", "cat /var/lib/fake-clock-offset")
+        assert abs(int(offset)) <= 2
+        assert cms_swarm("check", "-i", str(lab_inventory)).returncode == 0
+    finally:
+        lab_exec("pi2", "rm -f /usr/local/bin/date /var/lib/fake-clock-offset")

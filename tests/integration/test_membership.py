@@ -105,3 +105,12 @@ def test_removing_a_manager_that_breaks_quorum_is_refused(three_host_inventory: 
             if nodes(lab_exec).get("pi3", ("",))[0] == "Ready":
                 break
             time.sleep(1)
+
+
+def test_upgrade_when_apt_offers_nothing_newer_touches_no_node(lab_inventory: Path, lab_exec: Exec) -> None:
+    """The lab's mirror has one docker.io version: the rolling upgrade must drain nothing."""
+    before = nodes(lab_exec)
+    done = cms_swarm("upgrade", "-i", str(lab_inventory))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "nothing changed" in done.stdout and "drain" not in done.stdout
+    assert nodes(lab_exec) == before

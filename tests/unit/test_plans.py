@@ -175,3 +175,22 @@ def test_an_interrupted_dpkg_run_is_finished_before_installing() -> None:
     assert descriptions(plan)[:2] == ["finish an interrupted package install (dpkg --configure -a)",
                                       "refresh package lists when older than a day"]
     assert plan.steps[0].command.index("pgrep -x dpkg") < plan.steps[0].command.index("--configure -a")
+
+
+def test_fix_clock_sets_a_skewed_clock_and_otherwise_checks_only() -> None:
+    import time
+
+    from cloudmesh.swarm.phases.prepare import PreparePhase
+
+    skewed = {"pi1": probe(clock=time.time() + 600)}
+    ctx = context(inventory(1), skewed)
+    ctx.clock_offsets["pi1"] = 600.0
+    assert PreparePhase().plan(ctx, "pi1", "all").reason == "all checks passed"
+    assert [p.message for p in PreparePhase().problems(ctx, "pi1") if not p.warning] == [
+        "clock is +600 s off this machine's; swarm TLS fails on skew"]
+    ctx = context(inventory(1), skewed, fix_clock=True)
+    ctx.clock_offsets["pi1"] = 600.0
+    assert all(p.warning for p in PreparePhase().problems(ctx, "pi1"))
+    step = PreparePhase().plan(ctx, "pi1", "all").steps[0]
+    assert step.sudo and step.command.startswith("date -u -s @")
+    assert abs(int(step.command.split("@")[1].split()[0]) - time.time()) < 5

@@ -26,6 +26,7 @@ from cloudmesh.swarm.phases.nodes import NodeOpsPhase
 from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.phases.reset import ResetPhase
 from cloudmesh.swarm.phases.tokens import AutolockPhase, RotateTokensPhase, UnlockPhase
+from cloudmesh.swarm.phases.upgrade import UpgradePhase
 from cloudmesh.swarm.phases.verify import VerifyPhase
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.plan import Secret
@@ -56,6 +57,7 @@ class Extras:
     key_path: Path | None = None  # keys: the key whose login is proved afterwards
     targets: tuple[str, ...] = ()  # node operations: the inventory hosts they act on
     labels: tuple[str, ...] = ()  # label: key=value to set, key- to remove
+    version: str = ""  # upgrade: the docker.io version; empty: what apt offers
 
 
 def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: Reporter,
@@ -75,6 +77,8 @@ def phases_of(name: str, extras: Extras, options: RunOptions) -> list[Phase | Ve
         return [PreparePhase(), InstallPhase(), ConfigurePhase()]
     if name == "remove":
         return [RemovePhase(extras.targets, options.force)]
+    if name == "upgrade":
+        return [UpgradePhase(extras.version)]
     phases = list(ACTIONS[name])
     if extras.autolock and name in ("create", "init"):
         at = next(i for i, p in enumerate(phases) if isinstance(p, ConfigurePhase)) + 1

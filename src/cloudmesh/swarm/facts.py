@@ -45,6 +45,8 @@ sec sudo; $SUDO true >/dev/null 2>&1 && echo ok || echo no
 sec python3; command -v python3
 sec user; u="${SUDO_USER:-$(id -un)}"; echo "$u"; id -nG "$u"
 sec apt; command -v apt-get
+sec apt-candidate; apt-cache policy docker.io 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
+sec apt-lists-fresh; find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1
 sec dpkg-interrupted; ls /var/lib/dpkg/updates 2>/dev/null | head -n 1
 sec docker-pkg; dpkg-query -W -f='${Status} ${Version}\n' docker.io docker-ce 2>/dev/null
 sec docker-active; systemctl is-active docker 2>/dev/null
@@ -166,6 +168,8 @@ class HostFacts:
     authorized_keys: tuple[str, ...] = ()  # "type blob" of the login user's keys
     loopback_name: str = ""  # the 127.0.1.1 name in /etc/hosts (Debian's own-hostname line)
     dpkg_interrupted: bool = False  # a dpkg run was cut off (power, a killed install)
+    docker_candidate: str = ""  # the docker.io version apt would install now
+    apt_lists_fresh: bool = False  # package lists younger than a day
 
     def sshd_setting(self, name: str) -> str:
         return dict(self.sshd).get(name, "")
@@ -369,6 +373,8 @@ def parse_facts(output: str) -> HostFacts:
         authorized_keys=parse_authorized_keys(get("authorized-keys")),
         loopback_name=get("loopback-name"),
         dpkg_interrupted=bool(get("dpkg-interrupted")),
+        docker_candidate="" if get("apt-candidate") == "(none)" else get("apt-candidate"),
+        apt_lists_fresh=bool(get("apt-lists-fresh")),
     )
 
 

@@ -354,3 +354,10 @@ def extend(inventory: Inventory, pairs: list[tuple[str, str]], role: str | None
             host["role"] = "manager"
     data["hosts"] += entries
     return _validate(data, "command line"), entries, implied
+
+
+def with_hosts(inventory: Inventory, pairs: list[tuple[str, str]]) -> Inventory:
+    """The same cluster settings with exactly these hosts (e.g. the one `restore` goes to)."""
+    data = inventory.model_dump(mode="json", exclude_none=True)
+    data["hosts"] = [{"name": name, "address": address} for name, address in pairs]
+    return _validate(data, "command line")

@@ -25,3 +25,4 @@ class RunOptions:
     min_var_free_gb: float = 3.0
     public_key: str = ""  # `keys`: the "type blob comment" line to authorize
     undo: bool = False  # `harden --undo`
+    fix_clock: bool = False  # check/create --fix-clock: set skewed clocks from this machine

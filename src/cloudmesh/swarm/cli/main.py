@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from cloudmesh.swarm import __version__
@@ -36,10 +37,19 @@ COMMANDS = {
     "rebalance": "keep an odd manager count: 1-2 ready nodes -> 1, 3-4 -> 3, 5+ -> 5",
     "add": "prepare, install and join new hosts; the inventory file gets them (comments kept)",
     "remove": "demote, drain, leave and remove nodes; refuses to lose quorum (--force)",
+    "upgrade": "rolling Docker engine upgrade: one node at a time, workers first, leader last",
+    "backup": "archive a manager's swarm state (Docker stopped there meanwhile), sha256 beside it",
+    "restore": "bring a swarm back from a backup on a (fresh) host with --force-new-cluster",
 }
 CHANGES_HOSTS = {"create", "install", "init", "reset", "keys", "harden", "rotate-tokens", "unlock",
                  "hostname", "promote", "demote", "drain", "activate", "label", "rebalance",
-                 "add", "remove"}
+                 "add", "remove", "backup", "restore", "upgrade"}
+FORCE_HELP = {
+    "create": "allow an even number of managers", "init": "allow an even number of managers",
+    "promote": "allow an even number of managers", "demote": "allow an even number of managers",
+    "remove": "remove even when that loses the last manager or quorum",
+    "restore": "replace the swarm the host is in now",
+}
 TARGETED = {"promote", "demote", "drain", "activate", "label", "add", "remove"}  # some hosts of a cluster
 EPILOG = """\
 hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
@@ -57,7 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
     for name, help_text in COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-        _add_host_options(sub, targeted=name in TARGETED)
+        if name == "restore":
+            sub.add_argument("archive", metavar="ARCHIVE", help="a .tar.gz written by backup")
+            sub.add_argument("--host", required=True, metavar="HOST",
+                             help="where to restore: an inventory name, NAME=ADDRESS, or an address")
+            sub.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML file")
+            _add_common_options(sub)
+        else:
+            _add_host_options(sub, targeted=name in TARGETED)
+        if name == "upgrade":
+            sub.add_argument("--version", dest="engine_version", default="", metavar="V",
+                             help="docker.io version as apt names it (default: the newest apt offers)")
+        if name == "backup":
+            sub.add_argument("-o", "--output", metavar="FILE",
+                             help="archive to write (default: swarm-CLUSTER-DATE.tar.gz here)")
         if name == "label":
             sub.add_argument("labels", nargs="+", metavar="KEY=VALUE",
                              help="labels to set (key=value) or remove (key-)")
@@ -67,9 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "add":
             sub.add_argument("--role", choices=("manager", "worker"),
                              help="role of the new hosts (default: the inventory's rule)")
-        if name in ("create", "init", "promote", "demote", "remove"):
-            sub.add_argument("--force", action="store_true",
-                             help="allow an even number of managers")
+        if name in FORCE_HELP:
+            sub.add_argument("--force", action="store_true", help=FORCE_HELP[name])
+        if name in ("create", "init"):
             sub.add_argument("--autolock", action="store_true",
                              help="turn swarm autolock on; the unlock key is shown once")
         if name == "keys":
@@ -89,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
                              help="host-mode port of the test service (default: 38080)")
         if name == "create":
             sub.add_argument("--skip-verify", action="store_true", help="do not run the verify phase")
+        if name in ("check", "create", "add"):
+            sub.add_argument("--fix-clock", action="store_true",
+                             help="set clocks more than 30 s off from this machine's (and NTP on)")
         if name == "status":
             sub.add_argument("--json", action="store_true", help="the same table as JSON")
         if name == "reset":
@@ -112,6 +138,10 @@ def _add_host_options(sub: argparse.ArgumentParser, targeted: bool = False) -> N
         sub.add_argument("hosts", nargs="?", metavar="HOSTS",
                          help="host list such as pi[85-87], or NAME=ADDRESS,... (instead of -i)")
     sub.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML file")
+    _add_common_options(sub)
+
+
+def _add_common_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--user", help="SSH user for a host list (default: pi)")
     sub.add_argument("--key", metavar="FILE", help="SSH private key (default: agent / ~/.ssh)")
     sub.add_argument("--port", type=_port, help="SSH port (default: 22)")
@@ -141,6 +171,9 @@ def _port(text: str) -> int:
 def load_inventory(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The inventory from -i or from a host list; UsageError when neither or both."""
     from cloudmesh.swarm import inventory
+
+    if args.command == "restore":
+        return _restore_inventory(args)
 
     if args.inventory and args.hosts:
         raise UsageError("give either -i FILE or a host list, not both")
@@ -174,6 +207,25 @@ def _labels(args: argparse.Namespace) -> tuple[str, ...]:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*(=[^\s=]*|-)", label):
             raise UsageError(f"label {label!r}: use key=value to set or key- to remove")
     return labels
+
+
+def _restore_inventory(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """One host: the inventory's entry named --host, or --host as NAME=ADDRESS / an address."""
+    from cloudmesh.swarm import inventory
+
+    if not args.inventory:
+        return inventory.from_hostlist(args.host, user=args.user, key=args.key, port=args.port,
+                                       name=args.name)
+    if args.user or args.key or args.port:
+        raise UsageError("--user/--key/--port go with a host list; with -i set them in the file")
+    loaded = inventory.load(args.inventory)
+    named = [h for h in loaded.hosts if h.name == args.host]
+    if named:
+        return loaded.model_copy(update={"hosts": named})
+    pairs = inventory.expand_hosts(args.host)
+    if len(pairs) != 1:
+        raise UsageError("--host: restore goes to one host")
+    return inventory.with_hosts(loaded, pairs)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -212,7 +264,17 @@ def dispatch(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         connect_timeout=args.connect_timeout,
         undo=getattr(args, "undo", False),
+        fix_clock=getattr(args, "fix_clock", False),
     )
+    if args.command in ("backup", "restore"):
+        from cloudmesh.swarm import backup
+
+        reporter = Reporter(quiet=args.quiet, verbose=args.verbose)
+        if args.command == "backup":
+            out = Path(args.output) if args.output else None
+            return backup.run_backup(inventory, options, reporter, out)
+        return backup.run_restore(inventory, options, reporter, Path(args.archive),
+                                  inventory.hosts[0].name)
     extras, connector = _extras(args, inventory)
     if extras.key_path is not None:
         from cloudmesh.swarm.credentials import ensure_key_pair
@@ -235,8 +297,6 @@ def dispatch(args: argparse.Namespace) -> int:
 def _update_inventory_file(args: argparse.Namespace, new_hosts: list[dict[str, Any]],
                            implied: list[str], targets: tuple[str, ...]) -> None:
     """After a successful add/remove, the file says what the cluster is."""
-    from pathlib import Path
-
     from cloudmesh.swarm import inventory_file
 
     path = Path(args.inventory).expanduser()
@@ -268,7 +328,8 @@ def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
             return await SshTransport.connect(target, options.become_password, login_password=password)
 
         return Extras(key_path=(inventory.ssh.key or DEFAULT_KEY).expanduser()), with_password
-    return Extras(autolock=getattr(args, "autolock", False)), ssh_connector
+    return Extras(autolock=getattr(args, "autolock", False),
+                  version=getattr(args, "engine_version", "")), ssh_connector
 
 
 def main(argv: Sequence[str] | None = None) -> int:

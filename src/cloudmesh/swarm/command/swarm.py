@@ -19,32 +19,21 @@ class SwarmCommand(PluginCommand):
         ::
 
           Usage:
-            swarm create   [HOSTS] [-i FILE] [options]
-            swarm check    [HOSTS] [-i FILE] [options]
-            swarm install  [HOSTS] [-i FILE] [options]
-            swarm init     [HOSTS] [-i FILE] [options]
-            swarm verify   [HOSTS] [-i FILE] [options]
-            swarm status   [HOSTS] [-i FILE] [--json] [options]
-            swarm reset    [HOSTS] [-i FILE] [--purge] [options]
-            swarm keys     [HOSTS] [-i FILE] [--password-stdin] [options]
-            swarm harden   [HOSTS] [-i FILE] [--undo] [options]
-            swarm rotate-tokens [HOSTS] [-i FILE] [options]
-            swarm unlock   [HOSTS] [-i FILE] [--unlock-key-stdin] [options]
-            swarm lab up [N] | lab down | lab status | lab ssh NAME
+            swarm COMMAND [ARGS...]
 
-          The same commands and options as `cms-swarm`; see `cms-swarm COMMAND --help`.
+          Runs `cms-swarm COMMAND ARGS...`; `cms swarm --help` lists the commands and
+          `cms swarm COMMAND --help` their options. Commands:
+            create check install init verify status reset
+            add remove promote demote drain activate label rebalance hostname
+            upgrade backup restore keys harden rotate-tokens unlock
+            lab up|down|status|ssh   image burn|customize|capture|info
 
           Arguments:
-            HOSTS   a host list such as pi[85-87] or 10.1.1.[2-5]
-
-          Options:
-            -i FILE            inventory YAML file
-            --user USER        SSH user for a host list (default: pi)
-            --key FILE         SSH private key
-            --dry-run          print the commands per host, change nothing
-            -q, -v             quiet, or show the commands run
+            COMMAND  one of the commands above
+            ARGS     its hosts (a host list such as pi[85-87], or -i FILE) and options
 
           Note: cms itself always exits 0; use cms-swarm in scripts for exit codes.
+          cms expands $VAR in the line: quote such text, or use cms-swarm.
         """
         from cloudmesh.swarm.cli.main import main
 

@@ -96,14 +96,23 @@ class RemovePhase(Phase):
         return Plan(tuple(steps))
 
 
-def _wait_moved(node_id: str) -> str:
-    """Until no task runs on the node (else fail), then until every service has its replicas
-    running elsewhere; a task no other node can take (constraints, one per node) only warns."""
+def tasks_stopped(node_id: str) -> str:
+    """Until no task runs on the node any more (fail after WAIT_TASKS)."""
     on_node = f"docker node ps {node_id} --format '{{{{.CurrentState}}}}' | grep -q '^Running'"
+    return (f"i=0; while {on_node}; do i=$((i+1)); if [ $i -ge {WAIT_TASKS * 2} ]; then "
+            f"echo 'tasks still run on the node after {WAIT_TASKS} s' >&2; exit 1; fi; sleep 0.5; done")
+
+
+def services_back() -> str:
+    """Until every service has all its replicas running; after WAIT_CONVERGE only a warning
+    (a task no other node can take: constraints, one per node)."""
     short = ("docker service ls --format '{{.Name}} {{.Replicas}}' "
              "| awk '{split($2, r, \"/\"); if (r[1]+0 < r[2]+0) print $1 \" \" $2}'")
-    return (f"i=0; while {on_node}; do i=$((i+1)); if [ $i -ge {WAIT_TASKS * 2} ]; then "
-            f"echo 'tasks still run on the node after {WAIT_TASKS} s' >&2; exit 1; fi; sleep 0.5; done; "
-            f"i=0; while [ -n \"$({short})\" ]; do i=$((i+1)); if [ $i -ge {WAIT_CONVERGE * 2} ]; then "
+    return (f"i=0; while [ -n \"$({short})\" ]; do i=$((i+1)); if [ $i -ge {WAIT_CONVERGE * 2} ]; then "
             f"echo \"warning: services short of replicas after {WAIT_CONVERGE} s: $({short})\"; break; fi; "
             f"sleep 0.5; done")
+
+
+def _wait_moved(node_id: str) -> str:
+    """Until no task runs on the node (else fail), then until services are whole again."""
+    return f"{tasks_stopped(node_id)}; {services_back()}"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from collections import Counter
 
 from cloudmesh.swarm.facts import KNOWN_CODENAMES, HostFacts, parse_kernel_version
 from cloudmesh.swarm.phases import Context, Phase, Problem
-from cloudmesh.swarm.plan import Plan
+from cloudmesh.swarm.plan import Plan, Step
 
 SUPPORTED_ARCHES = ("arm64", "armhf", "amd64")
 MIN_KERNEL = (3, 10)
@@ -67,9 +69,23 @@ def check_clock(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
     offset = ctx.clock_offsets.get(host)
     if offset is None or abs(offset) <= ctx.options.max_clock_skew:
         return []
+    if ctx.options.fix_clock:
+        return [Problem(f"clock is {offset:+.0f} s off this machine's; setting it (--fix-clock)",
+                        warning=True)]
     return [Problem(f"clock is {offset:+.0f} s off this machine's; swarm TLS fails on skew",
-                    "enable NTP on the host: sudo timedatectl set-ntp true "
-                    "(or set it once: sudo date -s @$(date +%s))")]
+                    "re-run with --fix-clock to set it from this machine and turn NTP on, "
+                    "or on the host: sudo timedatectl set-ntp true")]
+
+
+def clock_fix(ctx: Context, host: str) -> Step | None:
+    """With --fix-clock: set a skewed clock from this machine's (now), and NTP on if it can."""
+    offset = ctx.clock_offsets.get(host)
+    if not ctx.options.fix_clock or offset is None or abs(offset) <= ctx.options.max_clock_skew:
+        return None
+    now = int(time.time())
+    return Step(f"set the clock from this machine ({offset:+.0f} s off)",
+                f"date -u -s @{now} >/dev/null && (timedatectl set-ntp true 2>/dev/null || true)",
+                sudo=True)
 
 
 def check_hostname(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
@@ -126,4 +142,5 @@ class PreparePhase(Phase):
         return [problem for check in CHECKS for problem in check(ctx, host, facts)]
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
-        return Plan.noop("all checks passed")
+        fix = clock_fix(ctx, host)
+        return Plan((fix,)) if fix else Plan.noop("all checks passed")

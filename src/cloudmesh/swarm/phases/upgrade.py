@@ -1,0 +1,94 @@
+"""Rolling Docker engine upgrade, one node at a time, so services keep running.
+
+Per node: drain it (on the leader) and wait until its tasks stopped, upgrade docker.io on
+it, then (on the leader, which may be a new one by then) wait until it is Ready again,
+make it active and wait until services have their replicas back. Workers go first, the
+leader last. A node that does not come back Ready fails, and the runner stops there.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.phases.install import APT, REFRESH_LISTS, WAIT_FOR_APT
+from cloudmesh.swarm.phases.membership import services_back, tasks_stopped
+from cloudmesh.swarm.phases.nodes import node_of
+from cloudmesh.swarm.plan import Plan, Step
+
+WAIT_READY = 180  # seconds for an upgraded node to be Ready again
+
+
+@dataclass(frozen=True)
+class UpgradePhase(Phase):
+    version: str = ""  # an apt version of docker.io; empty: what apt offers now
+    drained: set[str] = field(default_factory=set, compare=False)  # drained by this run
+    title = "Upgrade Docker engine"
+
+    def target(self, ctx: Context, host: str) -> str:
+        return self.version or ctx.facts[host].docker_candidate
+
+    def needs(self, ctx: Context, host: str) -> bool:
+        facts = ctx.facts.get(host)
+        return bool(facts and facts.docker_package and self.target(ctx, host)
+                    and facts.docker_package != self.target(ctx, host))
+
+    def problems(self, ctx: Context, host: str) -> list[Problem]:
+        if ctx.leader() is None and host == ctx.inventory.hosts[0].name:
+            return [Problem("no swarm found on these hosts", "cms-swarm create first")]
+        if ctx.facts[host].docker_package is None:
+            return [Problem("Docker is not installed here", "cms-swarm install or create")]
+        return []
+
+    def batches(self, ctx: Context) -> list[Batch]:
+        leader = ctx.leader()
+        names = [h.name for h in ctx.inventory.hosts]
+        order = ([n for n in names if n not in ctx.managers]
+                 + [n for n in names if n in ctx.managers and n != leader]
+                 + ([leader] if leader else []))
+        managers = tuple(ctx.managers)
+        batches = [Batch("lists", tuple(names))]
+        for name in order:
+            batches += [Batch(f"drain:{name}", managers), Batch(f"upgrade:{name}", (name,)),
+                        Batch(f"back:{name}", managers)]
+        return batches
+
+    def plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        if stage == "lists":
+            fresh = ctx.facts[host].apt_lists_fresh or self.version
+            return Plan.noop("package lists are fresh") if fresh else Plan((REFRESH_LISTS,))
+        kind, _, node = stage.partition(":")
+        if kind == "upgrade":
+            if not self.needs(ctx, host):
+                return Plan.noop(f"docker.io {ctx.facts[host].docker_package} is the target")
+            spec = "docker.io" + (f"={self.version}" if self.version else "")
+            return Plan((Step(f"upgrade {spec}",
+                              f"{WAIT_FOR_APT}{APT} install -y --only-upgrade --no-install-recommends "
+                              f"{shlex.quote(spec)} && systemctl restart docker && i=0; "
+                              "until docker info >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 120 ] && exit 1; "
+                              "sleep 0.5; done", sudo=True, timeout=900),))
+        if host != ctx.leader():
+            return Plan.noop("the leader does this")
+        row = node_of(ctx, node)
+        if row is None:
+            return Plan.noop(f"{node} is not a node")
+        if kind == "drain":
+            if not self.needs(ctx, node):
+                return Plan.noop(f"{node} needs no upgrade")
+            self.drained.add(node)
+            steps = [Step(f"drain {node}", f"docker node update --availability drain {row.id}", sudo=True)]
+            return Plan((*steps, Step(f"wait until the tasks of {node} stopped",
+                                      tasks_stopped(row.id), sudo=True, timeout=240)))
+        if node not in self.drained or self.needs(ctx, node):
+            return Plan.noop(f"{node}: nothing to bring back")
+        self.drained.discard(node)
+        return Plan((
+            Step(f"wait until {node} is Ready",
+                 f"i=0; until [ \"$(docker node inspect -f '{{{{.Status.State}}}}' {row.id})\" = ready ]; "
+                 f"do i=$((i+1)); if [ $i -ge {WAIT_READY * 2} ]; then "
+                 f"echo '{node} did not come back Ready after the upgrade' >&2; exit 1; fi; sleep 0.5; done",
+                 sudo=True, timeout=WAIT_READY + 30),
+            Step(f"activate {node}", f"docker node update --availability active {row.id}", sudo=True),
+            Step("wait until services have their replicas back", services_back(), sudo=True, timeout=120),
+        ))

@@ -1,0 +1,69 @@
+"""Rolling upgrade: order (workers, managers, leader last), drain/upgrade/back per node."""
+
+from __future__ import annotations
+
+from cloudmesh.swarm.phases.upgrade import UpgradePhase
+
+from .probes import node_row, probe, swarm_info
+from .test_plans import context, descriptions, inventory
+
+OLD, NEW = "20.10.24+dfsg1-1", "20.10.24+dfsg1-1+deb12u1"
+
+
+def swarm(versions: dict[str, str], candidate: str = NEW, drained: tuple[str, ...] = ()) -> dict[str, str]:
+    """pi1..pi3 managers (pi2 the leader), pi4 a worker; docker.io versions per host."""
+    def rows(me: int) -> list[dict[str, object]]:  # as manager pi<me> lists them
+        listed = [node_row(f"n{i}", f"pi{i}", {1: "Reachable", 2: "Leader", 3: "Reachable"}.get(i, ""),
+                           me=i == me) for i in range(1, 5)]
+        for row in listed:
+            row["Availability"] = "Drain" if row["Hostname"] in drained else "Active"
+        return listed
+
+    probes = {}
+    for i in range(1, 5):
+        name = f"pi{i}"
+        text = probe(hostname=name, docker="20.10.24", swarm=swarm_info(f"n{i}", i <= 3),
+                     nodes=rows(i) if i <= 3 else None,
+                     extra={"apt-candidate": candidate, "apt-lists-fresh": "x"})
+        probes[name] = text.replace("install ok installed 20.10.24", f"install ok installed {versions[name]}")
+    return probes
+
+
+def test_workers_first_then_managers_and_the_leader_last() -> None:
+    ctx = context(inventory(4), swarm({h: OLD for h in ("pi1", "pi2", "pi3", "pi4")}))
+    stages = [b.stage for b in UpgradePhase().batches(ctx)]
+    assert stages[0] == "lists"
+    assert [s.split(":")[1] for s in stages[1::3]] == ["pi4", "pi1", "pi3", "pi2"]
+    assert [s.split(":")[0] for s in stages[1:4]] == ["drain", "upgrade", "back"]
+
+
+def test_one_node_drain_upgrade_back() -> None:
+    phase = UpgradePhase()
+    ctx = context(inventory(4), swarm({h: OLD for h in ("pi1", "pi2", "pi3", "pi4")}))
+    assert phase.plan(ctx, "pi1", "drain:pi4").reason == "the leader does this"
+    drain = phase.plan(ctx, "pi2", "drain:pi4")
+    assert descriptions(drain) == ["drain pi4", "wait until the tasks of pi4 stopped"]
+    upgrade = phase.plan(ctx, "pi4", "upgrade:pi4")
+    assert descriptions(upgrade) == ["upgrade docker.io"]
+    assert "--only-upgrade" in upgrade.steps[0].command and "systemctl restart docker" in upgrade.steps[0].command
+    after = context(inventory(4), swarm({"pi1": OLD, "pi2": OLD, "pi3": OLD, "pi4": NEW}, drained=("pi4",)))
+    back = phase.plan(after, "pi2", "back:pi4")
+    assert descriptions(back) == ["wait until pi4 is Ready", "activate pi4",
+                                  "wait until services have their replicas back"]
+    assert "did not come back Ready" in back.steps[0].command
+    assert phase.plan(after, "pi2", "back:pi4").reason == "pi4: nothing to bring back"  # once
+
+
+def test_nothing_to_do_at_the_target_and_a_user_drain_is_left_alone() -> None:
+    phase = UpgradePhase()
+    ctx = context(inventory(4), swarm({h: NEW for h in ("pi1", "pi2", "pi3", "pi4")}, drained=("pi3",)))
+    for batch in phase.batches(ctx):
+        for host in batch.hosts:
+            assert not phase.plan(ctx, host, batch.stage).needs_work, batch.stage
+
+
+def test_an_explicit_version_pins_apt() -> None:
+    phase = UpgradePhase(version=OLD)
+    ctx = context(inventory(4), swarm({h: NEW for h in ("pi1", "pi2", "pi3", "pi4")}))
+    step = phase.plan(ctx, "pi4", "upgrade:pi4").steps[0]
+    assert f"docker.io={OLD}" in step.command
