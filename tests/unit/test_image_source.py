@@ -131,3 +131,18 @@ def test_stopping_early_closes_the_file(files: dict[str, Path]) -> None:
         next(blocks)
         blocks.close()  # type: ignore[attr-defined]
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_liblzma_path_without_the_xz_program(files: dict[str, Path], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where `xz` is not installed (macOS without brew xz), liblzma does the same job."""
+    import cloudmesh.swarm.image.source as source_module
+
+    monkeypatch.setattr(source_module.shutil, "which", lambda name: None)
+    assert _all(files["xz"]) == DATA and _all(files["multi"]) == DATA
+    data = bytearray(files["xz"].read_bytes())
+    data[len(data) // 3] ^= 0x55
+    broken = tmp_path / "mid.img.xz"
+    broken.write_bytes(bytes(data))
+    with pytest.raises(ImageError, match="corrupt"):
+        b"".join(open_image(broken).blocks())
