@@ -189,7 +189,9 @@ def render(info: dict[str, Any]) -> list[str]:
     for key, value in (info.get("customisation") or {}).items():
         lines.append(f"    {key.replace('_', ' ')}: {value}")
     if "sha256" in info:
-        lines.append(f"  sha256: {info['sha256']} (first {info['sha256_of_bytes']} bytes)")
+        of = (f"of the .{info['format']} file" if info.get("format") not in (None, "raw")
+              else f"of the first {info['sha256_of_bytes']} bytes")
+        lines.append(f"  sha256: {info['sha256']} ({of})")
         if "sha256_file" in info:
             lines.append(f"  {info['path']}.sha256: {info['sha256_file']}")
     return lines
