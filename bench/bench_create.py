@@ -107,14 +107,19 @@ Written by `python bench/bench_create.py {args.count} --runs {args.runs}` on
 
 Aim: create within 1.2x of the floor, no-op re-run <= 1 s.
 {END}"""
-    path = Path(args.output)
+    write_section(Path(args.output), BEGIN, END, section)
+    print(section)
+
+
+def write_section(path: Path, begin: str, end: str, section: str) -> None:
+    """Put `section` (which starts with `begin` and ends with `end`) into results.md, in place
+    of the old one; the other benchmarks' sections stay as they are."""
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
-    print(section)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_create import HERE, cli  # same directory: the CLI runner and paths
+from bench_create import HERE, cli, write_section  # same directory
 
 LAB = ("--name", "benchd", "--subnet", "10.77.205.0/24")
 BEGIN, END = "<!-- bench_daytwo: begin -->", "<!-- bench_daytwo: end -->"
@@ -74,13 +74,7 @@ Ratio N={last} / N={first}: status {rows[last]['status'] / rows[first]['status']
 `add` of one fresh host to 3 (check, install, join, inventory file): {membership.get('add', float('nan')):.2f} s;
 `remove` of that host (drain, wait, leave, rm, inventory file): {membership.get('remove', float('nan')):.2f} s.
 {END}"""
-    path = Path(args.output)
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_section(Path(args.output), BEGIN, END, section)
     print(section)
 
 

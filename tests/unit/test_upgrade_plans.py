@@ -33,7 +33,8 @@ def test_workers_first_then_managers_and_the_leader_last() -> None:
     ctx = context(inventory(4), swarm({h: OLD for h in ("pi1", "pi2", "pi3", "pi4")}))
     stages = [b.stage for b in UpgradePhase().batches(ctx)]
     assert stages[0] == "lists"
-    assert [s.split(":")[1] for s in stages[1::3]] == ["pi4", "pi1", "pi3", "pi2"]
+    assert [s.split(":")[1] for s in stages[1:-1:3]] == ["pi4", "pi1", "pi3", "pi2"]
+    assert stages[-1] == "settle"
     assert [s.split(":")[0] for s in stages[1:4]] == ["drain", "upgrade", "back"]
 
 
@@ -52,6 +53,8 @@ def test_one_node_drain_upgrade_back() -> None:
                                   "wait until services have their replicas back"]
     assert "did not come back Ready" in back.steps[0].command
     assert phase.plan(after, "pi2", "back:pi4").reason == "pi4: nothing to bring back"  # once
+    assert descriptions(phase.plan(after, "pi2", "settle")) == ["wait until every node is Ready again"]
+    assert phase.plan(after, "pi2", "settle").reason == "no node was upgraded"
 
 
 def test_nothing_to_do_at_the_target_and_a_user_drain_is_left_alone() -> None:

@@ -24,6 +24,7 @@ WAIT_READY = 180  # seconds for an upgraded node to be Ready again
 class UpgradePhase(Phase):
     version: str = ""  # an apt version of docker.io; empty: what apt offers now
     drained: set[str] = field(default_factory=set, compare=False)  # drained by this run
+    upgraded: set[str] = field(default_factory=set, compare=False)  # brought back by this run
     title = "Upgrade Docker engine"
 
     def target(self, ctx: Context, host: str) -> str:
@@ -52,7 +53,7 @@ class UpgradePhase(Phase):
         for name in order:
             batches += [Batch(f"drain:{name}", managers), Batch(f"upgrade:{name}", (name,)),
                         Batch(f"back:{name}", managers)]
-        return batches
+        return [*batches, Batch("settle", managers)]
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         if stage == "lists":
@@ -70,6 +71,14 @@ class UpgradePhase(Phase):
                               "sleep 0.5; done", sudo=True, timeout=900),))
         if host != ctx.leader():
             return Plan.noop("the leader does this")
+        if kind == "settle":  # a new leader first sees every node as Unknown until it reports
+            if not self.upgraded:
+                return Plan.noop("no node was upgraded")
+            self.upgraded.clear()
+            return Plan((Step("wait until every node is Ready again",
+                              "i=0; while docker node ls --format '{{.Status}}' | grep -vqx Ready; do "
+                              f"i=$((i+1)); [ $i -ge {WAIT_READY * 2} ] && exit 1; sleep 0.5; done",
+                              sudo=True, timeout=WAIT_READY + 30),))
         row = node_of(ctx, node)
         if row is None:
             return Plan.noop(f"{node} is not a node")
@@ -83,6 +92,7 @@ class UpgradePhase(Phase):
         if node not in self.drained or self.needs(ctx, node):
             return Plan.noop(f"{node}: nothing to bring back")
         self.drained.discard(node)
+        self.upgraded.add(node)
         return Plan((
             Step(f"wait until {node} is Ready",
                  f"i=0; until [ \"$(docker node inspect -f '{{{{.Status.State}}}}' {row.id})\" = ready ]; "
