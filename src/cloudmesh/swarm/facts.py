@@ -51,17 +51,71 @@ sec dpkg-interrupted; ls /var/lib/dpkg/updates 2>/dev/null | head -n 1
 sec docker-pkg; dpkg-query -W -f='${Status} ${Version}\n' docker.io docker-ce 2>/dev/null
 sec docker-active; systemctl is-active docker 2>/dev/null
 sec docker-enabled; systemctl is-enabled docker 2>/dev/null
+if [ -S /var/run/docker.sock ] && command -v python3 >/dev/null; then
+$SUDO python3 - 2>/dev/null <<'ENGINE'
+@ENGINE@
+ENGINE
+else
 sec docker-version; command -v docker >/dev/null && $SUDO docker version --format '{{.Server.Version}}' 2>/dev/null
 sec swarm; command -v docker >/dev/null && $SUDO docker info --format '{{json .Swarm}}' 2>/dev/null
-sec nodes; command -v docker >/dev/null && $SUDO docker node ls --format '{{json .}}' 2>/dev/null
-sec node-details; command -v docker >/dev/null && ids=$($SUDO docker node ls -q 2>/dev/null) && [ -n "$ids" ] \
-  && $SUDO docker node inspect --format '{{.ID}} {{.Status.Addr}} {{json .Spec.Labels}}' $ids 2>/dev/null
+fi
 sec sshd; $SUDO /usr/sbin/sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|permitrootlogin|kbdinteractiveauthentication|challengeresponseauthentication) '
 sec sshd-include; grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/' /etc/ssh/sshd_config 2>/dev/null && echo yes || echo no
 sec sshd-ours; [ -e /etc/ssh/sshd_config.d/00-cms-swarm.conf ] && echo drop-in; grep -qs '^# BEGIN cms-swarm' /etc/ssh/sshd_config && echo block; true
 sec authorized-keys; head -c 65536 "$HOME/.ssh/authorized_keys" 2>/dev/null
 sec end
 """
+
+# The engine's facts in one process and three API calls over its socket, instead of four
+# docker CLI runs (each a Go binary start): the probe's biggest cost on a small board.
+# Prints the same sections, in the formats the docker CLI templates give. Python 3.5+.
+ENGINE_PROBE = r"""
+import json, socket
+def get(path):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(20)
+    try:
+        s.connect("@SOCKET@")
+        s.sendall(("GET %s HTTP/1.0\r\nHost: docker\r\n\r\n" % path).encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        return None
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n")[0] + b" ":
+        return None
+    return json.loads(body.decode("utf-8", "replace"))
+def sec(name):
+    print("=== %s ===" % name)
+version = get("/version")
+info = get("/info") if version else None
+swarm = (info or {}).get("Swarm") or {}
+nodes = get("/nodes") if swarm.get("ControlAvailable") else None
+sec("docker-version")
+print(version.get("Version", "") if version else "")
+sec("swarm")
+print(json.dumps(swarm) if info else "")
+sec("nodes")
+for n in nodes or []:
+    ms = n.get("ManagerStatus") or {}
+    print(json.dumps({
+        "ID": n["ID"], "Hostname": n["Description"]["Hostname"],
+        "Status": n["Status"]["State"].capitalize(),
+        "Availability": n["Spec"]["Availability"].capitalize(),
+        "ManagerStatus": "Leader" if ms.get("Leader") else (ms.get("Reachability") or "").capitalize(),
+        "EngineVersion": n["Description"].get("Engine", {}).get("EngineVersion", ""),
+        "Self": n["ID"] == swarm.get("NodeID")}))
+sec("node-details")
+for n in nodes or []:
+    print("%s %s %s" % (n["ID"], n["Status"].get("Addr", ""), json.dumps(n["Spec"].get("Labels") or {})))
+"""
+PROBE_SCRIPT = PROBE_SCRIPT.replace("@ENGINE@", ENGINE_PROBE.strip().replace("@SOCKET@", "/var/run/docker.sock"))
 
 KNOWN_CODENAMES = {
     "debian": {"stretch", "buster", "bullseye", "bookworm", "trixie", "forky"},
