@@ -39,7 +39,8 @@ class HostLog:
         self._file = os.fdopen(fd, "a", encoding="utf-8")
 
     def write(self, text: str) -> None:
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
         for line in redact(text).rstrip("\n").splitlines() or [""]:
             self._file.write(f"{stamp} {line}\n")
         self._file.flush()
