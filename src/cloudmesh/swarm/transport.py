@@ -137,18 +137,26 @@ class SshTransport:
             ) from None
         return cls(target, conn, become_password)
 
+    def _wrap(self, command: str, sudo: bool) -> tuple[str, str]:
+        """The command line for `command` in sh (as root with `sudo`), and what must precede
+        its stdin: the become password line for `sudo -S`, else nothing. Never on argv."""
+        wrapped = f"sh -c {shlex.quote(command)}"
+        if not sudo:
+            return wrapped, ""
+        prefix = sudo_prefix(self.target.user, self._password)
+        secret = ""
+        if prefix.startswith("sudo -S") and self._password is not None:
+            secret = self._password.reveal() + "\n"
+        return prefix + wrapped, secret
+
     async def run(
         self, command: str, *, sudo: bool = False, stdin: str = "", timeout: float = 60.0
     ) -> Result:
         """Run `command` in sh; with sudo as root; stdin may carry secrets, never argv."""
         import asyncssh
 
-        wrapped = f"sh -c {shlex.quote(command)}"
-        if sudo:
-            prefix = sudo_prefix(self.target.user, self._password)
-            if prefix.startswith("sudo -S") and self._password is not None:
-                stdin = self._password.reveal() + "\n" + stdin
-            wrapped = prefix + wrapped
+        wrapped, secret = self._wrap(command, sudo)
+        stdin = secret + stdin
         try:
             done = await self._conn.run(wrapped, input=stdin or None, timeout=timeout, check=False)
         except asyncssh.TimeoutError as error:
@@ -165,13 +173,8 @@ class SshTransport:
         tmp = f"{path}.cms-swarm-tmp"
         command = (f"cat > {shlex.quote(tmp)} && chmod {mode} {shlex.quote(tmp)} "
                    f"&& mv -f {shlex.quote(tmp)} {shlex.quote(path)}")
-        wrapped = f"sh -c {shlex.quote(command)}"
-        payload = data
-        if sudo:
-            prefix = sudo_prefix(self.target.user, self._password)
-            if prefix.startswith("sudo -S") and self._password is not None:
-                payload = self._password.reveal().encode() + b"\n" + data
-            wrapped = prefix + wrapped
+        wrapped, secret = self._wrap(command, sudo)
+        payload = secret.encode() + data
         try:
             done = await self._conn.run(wrapped, input=payload, encoding=None, timeout=120, check=False)
         except (OSError, asyncssh.Error) as error:
@@ -194,13 +197,8 @@ class SshTransport:
         Result.stdout is empty; stderr is collected; timeout None means no limit."""
         import asyncssh
 
-        wrapped = f"sh -c {shlex.quote(command)}"
-        secret = b""
-        if sudo:
-            prefix = sudo_prefix(self.target.user, self._password)
-            if prefix.startswith("sudo -S") and self._password is not None:
-                secret = self._password.reveal().encode() + b"\n"
-            wrapped = prefix + wrapped
+        wrapped, password_line = self._wrap(command, sudo)
+        secret = password_line.encode()
         try:
             process = await self._conn.create_process(wrapped, encoding=None)
         except (OSError, asyncssh.Error) as error:
