@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from results_md import write_section  # bench/, beside this script
+
 HERE = Path(__file__).resolve().parent
 CMS_SWARM = str(Path(sys.executable).with_name("cms-swarm"))
 LAB = ("--name", "bench", "--subnet", "10.77.202.0/24")
@@ -109,17 +111,6 @@ Aim: create within 1.2x of the floor, no-op re-run <= 1 s.
 {END}"""
     write_section(Path(args.output), BEGIN, END, section)
     print(section)
-
-
-def write_section(path: Path, begin: str, end: str, section: str) -> None:
-    """Put `section` (which starts with `begin` and ends with `end`) into results.md, in place
-    of the old one; the other benchmarks' sections stay as they are."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if begin in text and end in text:
-        text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_create import HERE, cli, write_section  # same directory
+from bench_create import HERE, cli  # same directory
+from results_md import write_section
 
 LAB = ("--name", "benchd", "--subnet", "10.77.205.0/24")
 BEGIN, END = "<!-- bench_daytwo: begin -->", "<!-- bench_daytwo: end -->"

@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from results_md import write_section  # bench/, beside this script
+
 HERE = Path(__file__).resolve().parent
 CMS_SWARM = str(Path(sys.executable).with_name("cms-swarm"))
 BEGIN, END = "<!-- bench_image: begin -->", "<!-- bench_image: end -->"
@@ -142,13 +144,7 @@ def main() -> None:
              "Aim: burn and verify within 1.2x of the floor, RSS < 100 MB whatever the size.", END]
     section = "\n".join(lines)
     print(section)
-    results = HERE / "results.md"
-    text = results.read_text() if results.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text)
+    write_section(HERE / "results.md", BEGIN, END, section)
 
 
 if __name__ == "__main__":
