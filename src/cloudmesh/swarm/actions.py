@@ -22,7 +22,7 @@ from cloudmesh.swarm.phases.hostname import HostnamePhase
 from cloudmesh.swarm.phases.install import InstallPhase
 from cloudmesh.swarm.phases.membership import RemovePhase
 from cloudmesh.swarm.phases.nodes import OPS as NODE_OPS
-from cloudmesh.swarm.phases.nodes import NodeOpsPhase
+from cloudmesh.swarm.phases.nodes import NodeOpsPhase, node_of
 from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.phases.reset import ResetPhase
 from cloudmesh.swarm.phases.tokens import AutolockPhase, RotateTokensPhase, UnlockPhase
@@ -172,8 +172,9 @@ def status_data(runner: Runner) -> dict[str, Any]:
         node_id = facts.swarm.node_id if facts and facts.swarm else ""
         row = rows.get(node_id)
         if facts is None:  # unreachable: its node, if any, by address or hostname
-            row = next((r for r in rows.values() if r.id not in seen and (
-                r.addr == spec.address or r.hostname == spec.name)), None)
+            row = node_of(ctx, spec.name)
+            if row is not None and row.id in seen:
+                row = None
         error = runner.results[spec.name].error
         if spec.name not in runner.transports:
             state = "unreachable"

@@ -20,7 +20,7 @@ from pathlib import Path
 from cloudmesh.swarm.errors import HostError, InputError
 from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.phases.install import InstallPhase
+from cloudmesh.swarm.phases.install import ENGINE_UP, InstallPhase
 from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Runner
@@ -142,7 +142,7 @@ async def _restore_work(runner: Runner, data: bytes, host: str) -> int:
     address = shlex.quote(runner.ctx.ip(host))
     command = (f"set -e; {STOP}; rm -rf /var/lib/docker/swarm; "
                f"tar -C /var/lib/docker -xzf {UPLOAD}; rm -f {UPLOAD}; {START}; "
-               "i=0; until docker info >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 120 ] && exit 1; sleep 0.5; done; "
+               f"{ENGINE_UP}; "
                f"docker swarm init --force-new-cluster --advertise-addr {address} >/dev/null; {WAIT_ACTIVE}; "
                "echo services=$(docker service ls -q | wc -l) secrets=$(docker secret ls -q | wc -l)")
     if runner.options.dry_run:

@@ -104,3 +104,16 @@ class Phase:
 
     async def before_batch(self, ctx: Context, batch: Batch, transports: dict[str, Transport]) -> None:
         """Cluster-wide reads a batch needs that are not facts (e.g. join tokens)."""
+
+
+def leader_batch(ctx: Context, stage: str) -> list[Batch]:
+    """One batch on the swarm's leader (none without a swarm): for cluster-wide changes."""
+    leader = ctx.leader()
+    return [Batch(stage, (leader,))] if leader else []
+
+
+def no_swarm_problem(ctx: Context, host: str) -> list[Problem]:
+    """For commands that need a swarm: said once (on the first host) when there is none."""
+    if ctx.leader() is None and host == ctx.inventory.hosts[0].name:
+        return [Problem("no swarm found on these hosts", "cms-swarm create first")]
+    return []

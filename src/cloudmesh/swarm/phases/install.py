@@ -36,13 +36,10 @@ FINISH_DPKG = Step(
 START_ENGINE = Step("enable and start the engine",
                     "systemctl is-enabled -q docker && systemctl is-active -q docker "
                     "|| systemctl enable --now docker", sudo=True)
-WAIT_ENGINE = Step(
-    "wait until the engine answers",
-    "i=0; until docker version >/dev/null 2>&1; do i=$((i+1)); "
-    "[ $i -ge 60 ] && exit 1; sleep 1; done",
-    sudo=True,
-    timeout=90,
-)
+# Until the engine answers on its socket (60 s at most); after a start, restart or restore.
+ENGINE_UP = ("i=0; until docker info >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 120 ] && exit 1; "
+             "sleep 0.5; done")
+WAIT_ENGINE = Step("wait until the engine answers", ENGINE_UP, sudo=True, timeout=90)
 
 
 class InstallPhase(Phase):

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 
 from cloudmesh.swarm.facts import NodeRow
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem, leader_batch, no_swarm_problem
 from cloudmesh.swarm.plan import Plan, Step
 
 OPS = ("promote", "demote", "drain", "activate", "label", "rebalance")
@@ -55,15 +55,13 @@ class NodeOpsPhase(Phase):
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
         if ctx.leader() is None:
-            return [Problem("no swarm found on these hosts", "cms-swarm create first")] \
-                if host == ctx.inventory.hosts[0].name else []
+            return no_swarm_problem(ctx, host)
         if host in self.targets and node_of(ctx, host) is None:
             return [Problem("is not a node of this swarm", "cms-swarm add HOST, or create")]
         return []
 
     def batches(self, ctx: Context) -> list[Batch]:
-        leader = ctx.leader()
-        return [Batch(self.op, (leader,))] if leader else []
+        return leader_batch(ctx, self.op)
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         if self.op == "rebalance":

@@ -6,20 +6,9 @@ token, and the unlock key reaches the Engine API in a request body on stdin.
 
 from __future__ import annotations
 
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem, leader_batch, no_swarm_problem
 from cloudmesh.swarm.phases.configure import api_post
 from cloudmesh.swarm.plan import Plan, Secret, Step
-
-
-def _leader_batch(ctx: Context) -> list[Batch]:
-    leader = ctx.leader()
-    return [Batch("leader", (leader,))] if leader else []
-
-
-def _needs_swarm(ctx: Context, host: str) -> list[Problem]:
-    if ctx.leader() is None and host == ctx.inventory.hosts[0].name:
-        return [Problem("no swarm found on these hosts", "cms-swarm create first")]
-    return []
 
 
 class RotateTokensPhase(Phase):
@@ -29,10 +18,10 @@ class RotateTokensPhase(Phase):
     converges = False
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
-        return _needs_swarm(ctx, host)
+        return no_swarm_problem(ctx, host)
 
     def batches(self, ctx: Context) -> list[Batch]:
-        return _leader_batch(ctx)
+        return leader_batch(ctx, "leader")
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         return Plan((Step("rotate the worker and manager join tokens",
@@ -46,7 +35,7 @@ class AutolockPhase(Phase):
     title = "Enable autolock"
 
     def batches(self, ctx: Context) -> list[Batch]:
-        return _leader_batch(ctx)
+        return leader_batch(ctx, "leader")
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         swarm = ctx.facts[host].swarm

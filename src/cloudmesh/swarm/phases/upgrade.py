@@ -11,8 +11,8 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
-from cloudmesh.swarm.phases.install import APT, REFRESH_LISTS, WAIT_FOR_APT
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem, no_swarm_problem
+from cloudmesh.swarm.phases.install import APT, ENGINE_UP, REFRESH_LISTS, WAIT_FOR_APT
 from cloudmesh.swarm.phases.membership import services_back, tasks_stopped
 from cloudmesh.swarm.phases.nodes import node_of
 from cloudmesh.swarm.plan import Plan, Step
@@ -36,8 +36,8 @@ class UpgradePhase(Phase):
                     and facts.docker_package != self.target(ctx, host))
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
-        if ctx.leader() is None and host == ctx.inventory.hosts[0].name:
-            return [Problem("no swarm found on these hosts", "cms-swarm create first")]
+        if found := no_swarm_problem(ctx, host):
+            return found
         if ctx.facts[host].docker_package is None:
             return [Problem("Docker is not installed here", "cms-swarm install or create")]
         return []
@@ -66,9 +66,8 @@ class UpgradePhase(Phase):
             spec = "docker.io" + (f"={self.version}" if self.version else "")
             return Plan((Step(f"upgrade {spec}",
                               f"{WAIT_FOR_APT}{APT} install -y --only-upgrade --no-install-recommends "
-                              f"{shlex.quote(spec)} && systemctl restart docker && i=0; "
-                              "until docker info >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 120 ] && exit 1; "
-                              "sleep 0.5; done", sudo=True, timeout=900),))
+                              f"{shlex.quote(spec)} && systemctl restart docker && {ENGINE_UP}",
+                              sudo=True, timeout=900),))
         if host != ctx.leader():
             return Plan.noop("the leader does this")
         if kind == "settle":  # a new leader first sees every node as Unknown until it reports
