@@ -63,3 +63,10 @@ def test_cms_plugin_runs_the_same_commands(tmp_path: Path) -> None:
     version = subprocess.run([BIN / "cms", "swarm", "--version"], capture_output=True, text=True,
                              env=env, timeout=60)
     assert "cloudmesh-swarm" in version.stdout
+
+
+def test_restore_goes_to_exactly_one_host(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    archive = tmp_path / "swarm.tar.gz"
+    archive.write_bytes(b"not read before the hosts are known")
+    assert main(["restore", str(archive), "--host", "pi[1-2]"]) == 2
+    assert "--host: restore goes to one host" in capsys.readouterr().err

@@ -169,22 +169,26 @@ def _port(text: str) -> int:
 
 
 def load_inventory(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """The inventory from -i or from a host list; UsageError when neither or both."""
+    """The inventory from -i or from a host list; UsageError when neither or both.
+    For `restore`, --host is the host list, or picks its one host from -i."""
     from cloudmesh.swarm import inventory
 
-    if args.command == "restore":
-        return _restore_inventory(args)
-
-    if args.inventory and args.hosts:
+    restore = args.command == "restore"
+    hostlist = (None if args.inventory else args.host) if restore else args.hosts
+    if args.inventory and hostlist:
         raise UsageError("give either -i FILE or a host list, not both")
     if args.inventory:
         if args.user or args.key or args.port:
             raise UsageError("--user/--key/--port go with a host list; with -i set them in the file")
-        return inventory.load(args.inventory)
-    if args.hosts:
-        return inventory.from_hostlist(args.hosts, user=args.user, key=args.key, port=args.port,
-                                       name=args.name)
-    raise UsageError("no hosts: give -i FILE or a host list such as pi[85-87]")
+        loaded = inventory.load(args.inventory)
+        return _restore_target(loaded, args.host) if restore else loaded
+    if not hostlist:
+        raise UsageError("no hosts: give -i FILE or a host list such as pi[85-87]")
+    listed = inventory.from_hostlist(hostlist, user=args.user, key=args.key, port=args.port,
+                                     name=args.name)
+    if restore and len(listed.hosts) != 1:
+        raise UsageError("--host: restore goes to one host")
+    return listed
 
 
 def _targets(args: argparse.Namespace, inventory: Any) -> tuple[str, ...]:
@@ -209,20 +213,14 @@ def _labels(args: argparse.Namespace) -> tuple[str, ...]:
     return labels
 
 
-def _restore_inventory(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    """One host: the inventory's entry named --host, or --host as NAME=ADDRESS / an address."""
+def _restore_target(loaded: Any, host: str) -> Any:
+    """The inventory's entry named `host`, or `host` as NAME=ADDRESS / an address."""
     from cloudmesh.swarm import inventory
 
-    if not args.inventory:
-        return inventory.from_hostlist(args.host, user=args.user, key=args.key, port=args.port,
-                                       name=args.name)
-    if args.user or args.key or args.port:
-        raise UsageError("--user/--key/--port go with a host list; with -i set them in the file")
-    loaded = inventory.load(args.inventory)
-    named = [h for h in loaded.hosts if h.name == args.host]
+    named = [h for h in loaded.hosts if h.name == host]
     if named:
         return loaded.model_copy(update={"hosts": named})
-    pairs = inventory.expand_hosts(args.host)
+    pairs = inventory.expand_hosts(host)
     if len(pairs) != 1:
         raise UsageError("--host: restore goes to one host")
     return inventory.with_hosts(loaded, pairs)
