@@ -23,7 +23,8 @@ from cloudmesh.swarm.errors import SwarmError
 from cloudmesh.swarm.lab import testimage
 
 RECIPE = "3"  # bump when the recipe below changes: cached images with another value are rebuilt
-IMAGE = "cms-swarm-lab:bookworm"
+# The tag names the recipe, so checkouts of different recipes on one machine keep their own.
+IMAGE = f"cms-swarm-lab:bookworm-r{RECIPE}"
 LABEL = "cloudmesh.swarm.lab.recipe"
 MIRROR = "http://deb.debian.org/debian"
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "sudo", "python3",
