@@ -63,8 +63,32 @@ sec sshd; $SUDO /usr/sbin/sshd -T 2>/dev/null | grep -Ei '^(passwordauthenticati
 sec sshd-include; grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/' /etc/ssh/sshd_config 2>/dev/null && echo yes || echo no
 sec sshd-ours; [ -e /etc/ssh/sshd_config.d/00-cms-swarm.conf ] && echo drop-in; grep -qs '^# BEGIN cms-swarm' /etc/ssh/sshd_config && echo block; true
 sec authorized-keys; head -c 65536 "$HOME/.ssh/authorized_keys" 2>/dev/null
+@INSTALL@
+@HEALTH@
 sec end
 """
+
+# What install and prepare need beyond the basics: the dpkg architecture (armhf userland on
+# an aarch64 kernel), whether a `docker` command exists (trixie's docker.io only recommends
+# docker-cli), the docker packages installed, daemon.json, memory and the kernel command line.
+INSTALL_PROBE = r"""
+sec dpkg-arch; dpkg --print-architecture 2>/dev/null
+sec docker-cli; command -v docker
+sec docker-pkgs; dpkg-query -W -f='${Package} ${Status} ${Version}\n' docker.io docker-cli docker-ce docker-ce-cli containerd.io 2>/dev/null
+sec cli-candidate; apt-cache policy docker-cli 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
+sec daemon-json; head -c 65536 /etc/docker/daemon.json 2>/dev/null
+sec meminfo; awk '$1 == "MemTotal:" {print $2; exit}' /proc/meminfo 2>/dev/null
+sec boot-cmdline; for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do if [ -f "$f" ]; then echo "$f"; head -c 4096 "$f"; break; fi; done
+sec proc-cmdline; cat /proc/cmdline 2>/dev/null
+""".strip()
+
+# Pi health for `status`, read only where the host has it (a device tree: a board, not a
+# lab container on amd64): SoC temperature, firmware throttling flags, the root device.
+HEALTH_PROBE = r"""
+sec soc-temp; [ -r /proc/device-tree/model ] && cat /sys/class/thermal/thermal_zone0/temp 2>/dev/null
+sec throttled; [ -r /proc/device-tree/model ] && { $SUDO vcgencmd get_throttled 2>/dev/null || cat /sys/devices/platform/soc/soc:firmware/get_throttled 2>/dev/null; }
+sec root-device; d=$(readlink -f "/sys/dev/block/$(mountpoint -d / 2>/dev/null)" 2>/dev/null); if [ -n "$d" ] && [ -e "$d/dev" ]; then echo "$d"; cat "${d%%/block/*}/type" 2>/dev/null; fi
+""".strip()
 
 # The engine's facts in one process and three API calls over its socket, instead of four
 # docker CLI runs (each a Go binary start): the probe's biggest cost on a small board.
@@ -115,7 +139,8 @@ sec("node-details")
 for n in nodes or []:
     print("%s %s %s" % (n["ID"], n["Status"].get("Addr", ""), json.dumps(n["Spec"].get("Labels") or {})))
 """
-PROBE_SCRIPT = PROBE_SCRIPT.replace("@ENGINE@", ENGINE_PROBE.strip().replace("@SOCKET@", "/var/run/docker.sock"))
+PROBE_SCRIPT = (PROBE_SCRIPT.replace("@ENGINE@", ENGINE_PROBE.strip().replace("@SOCKET@", "/var/run/docker.sock"))
+                .replace("@INSTALL@", INSTALL_PROBE).replace("@HEALTH@", HEALTH_PROBE))
 
 KNOWN_CODENAMES = {
     "debian": {"stretch", "buster", "bullseye", "bookworm", "trixie", "forky"},
@@ -192,6 +217,52 @@ class NodeRow:
 
 
 @dataclass(frozen=True)
+class InstallFacts:
+    """What install and prepare read beyond the basics (INSTALL_PROBE)."""
+
+    machine: str = ""  # `uname -m` as the kernel says it (aarch64 under a 32-bit userland too)
+    dpkg_arch: str = ""  # `dpkg --print-architecture`: what packages install (armhf, arm64, amd64)
+    docker_cli: bool = True  # a `docker` command exists
+    packages: tuple[tuple[str, str], ...] = ()  # installed (name, version) of the docker packages
+    cli_candidate: str = ""  # the release has a separate docker-cli package (trixie and later)
+    daemon_json: str = ""  # /etc/docker/daemon.json as it is, "" when absent
+    mem_total_kb: int | None = None
+    boot_cmdline_path: str = ""  # /boot/firmware/cmdline.txt or /boot/cmdline.txt, if any
+    boot_cmdline: str = ""
+    proc_cmdline: str = ""  # the command line the running kernel booted with
+
+    def package(self, name: str) -> str | None:
+        """The installed version of a package, None when not installed."""
+        return dict(self.packages).get(name)
+
+    @property
+    def engine(self) -> str | None:
+        """docker-ce or distro (docker.io) by what is installed; None without an engine package."""
+        if self.package("docker-ce"):
+            return "docker-ce"
+        return "distro" if self.package("docker.io") else None
+
+
+THROTTLE_FLAGS = {0: "under-voltage", 1: "arm frequency capped", 2: "throttled",
+                  3: "soft temperature limit"}  # bit n: now; bit n+16: since boot
+
+
+@dataclass(frozen=True)
+class PiHealth:
+    """A board's health for `status` (HEALTH_PROBE); all None/empty on other hosts."""
+
+    temperature_c: float | None = None  # SoC, from thermal_zone0
+    throttled: int | None = None  # the firmware's get_throttled bits
+    root_device: str = ""  # SD card | eMMC | USB | NVMe | disk; "" when / is no block device
+
+    def throttle_now(self) -> list[str]:
+        return [name for bit, name in THROTTLE_FLAGS.items() if (self.throttled or 0) >> bit & 1]
+
+    def throttle_since_boot(self) -> list[str]:
+        return [name for bit, name in THROTTLE_FLAGS.items() if (self.throttled or 0) >> (bit + 16) & 1]
+
+
+@dataclass(frozen=True)
 class HostFacts:
     """Everything a phase needs to know about one host, read in one round trip."""
 
@@ -224,6 +295,8 @@ class HostFacts:
     dpkg_interrupted: bool = False  # a dpkg run was cut off (power, a killed install)
     docker_candidate: str = ""  # the docker.io version apt would install now
     apt_lists_fresh: bool = False  # package lists younger than a day
+    install: InstallFacts = field(default_factory=lambda: InstallFacts())
+    health: PiHealth = field(default_factory=lambda: PiHealth())
 
     def sshd_setting(self, name: str) -> str:
         return dict(self.sshd).get(name, "")
@@ -401,7 +474,7 @@ def parse_facts(output: str) -> HostFacts:
     user_lines = get("user").splitlines()
     return HostFacts(
         os=parse_os_release(get("os-release")),
-        arch=parse_arch(get("arch")),
+        arch=get("dpkg-arch") or parse_arch(get("arch")),
         kernel=get("kernel"),
         hostname=get("hostname"),
         model=get("model"),
@@ -429,6 +502,71 @@ def parse_facts(output: str) -> HostFacts:
         dpkg_interrupted=bool(get("dpkg-interrupted")),
         docker_candidate="" if get("apt-candidate") == "(none)" else get("apt-candidate"),
         apt_lists_fresh=bool(get("apt-lists-fresh")),
+        install=parse_install_facts(s),
+        health=parse_health(s),
+    )
+
+
+def parse_install_facts(s: dict[str, str]) -> InstallFacts:
+    """INSTALL_PROBE's sections; the `arch` section is uname -m."""
+    get = lambda name: s.get(name, "").strip()  # noqa: E731
+    boot = s.get("boot-cmdline", "").strip("\n").split("\n", 1)
+    return InstallFacts(
+        machine=get("arch"),
+        dpkg_arch=get("dpkg-arch"),
+        docker_cli=bool(get("docker-cli")) if "docker-cli" in s else True,
+        packages=parse_packages(get("docker-pkgs")),
+        cli_candidate="" if get("cli-candidate") == "(none)" else get("cli-candidate"),
+        daemon_json=get("daemon-json"),
+        mem_total_kb=_int(get("meminfo")),
+        boot_cmdline_path=boot[0].strip() if boot[0].startswith("/") else "",
+        boot_cmdline=boot[1].strip() if len(boot) > 1 and boot[0].startswith("/") else "",
+        proc_cmdline=get("proc-cmdline"),
+    )
+
+
+def parse_packages(text: str) -> tuple[tuple[str, str], ...]:
+    """`dpkg-query -W -f='${Package} ${Status} ${Version}'` lines: the installed ones."""
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 5 and parts[2:4] == ["ok", "installed"]:
+            found.append((parts[0].split(":")[0], parts[4]))
+    return tuple(found)
+
+
+def parse_throttled(text: str) -> int | None:
+    """`vcgencmd get_throttled` (throttled=0x50005) or the sysfs file (50005, hex) to bits."""
+    value = text.strip().rpartition("=")[2].strip()
+    try:
+        return int(value, 16) if value else None
+    except ValueError:
+        return None
+
+
+def parse_root_device(text: str) -> str:
+    """The sysfs path of the root partition (and an mmc card's type) to its kind."""
+    lines = text.splitlines()
+    path = lines[0].strip() if lines else ""
+    if not path:
+        return ""
+    if "/nvme" in path:
+        return "NVMe"
+    if "/usb" in path:
+        return "USB"
+    if "/mmc" in path:
+        return "eMMC" if len(lines) > 1 and lines[1].strip() == "MMC" else "SD card"
+    return "disk"
+
+
+def parse_health(s: dict[str, str]) -> PiHealth:
+    """HEALTH_PROBE's sections to PiHealth."""
+    temp = s.get("soc-temp", "").strip()
+    milli = int(temp) if re.fullmatch(r"-?\d+", temp) else None
+    return PiHealth(
+        temperature_c=milli / 1000 if milli is not None else None,
+        throttled=parse_throttled(s.get("throttled", "")),
+        root_device=parse_root_device(s.get("root-device", "").strip()),
     )
 
 
