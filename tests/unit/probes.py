@@ -13,6 +13,8 @@ VERSION="12 (bookworm)"
 VERSION_CODENAME=bookworm
 ID=debian"""
 
+ROTATING = '{\n  "log-opts": {\n    "max-size": "10m",\n    "max-file": "3"\n  }\n}'  # what install writes
+
 
 def probe(
     hostname: str = "pi1",
@@ -49,6 +51,9 @@ def probe(
         "docker-active": "active" if active else "inactive",
         "docker-enabled": "enabled" if docker else "",
         "docker-version": docker or "",
+        "docker-cli": "/usr/bin/docker" if docker else "",
+        "docker-pkgs": f"docker.io install ok installed {docker}" if docker else "",
+        "daemon-json": ROTATING if docker else "",
         "swarm": json.dumps(swarm) if swarm is not None else "",
         "nodes": "\n".join(json.dumps(n) for n in nodes or []),
         "node-details": "\n".join(

@@ -39,13 +39,14 @@ def test_install_on_a_bare_host_installs_starts_and_adds_the_user() -> None:
     ctx = context(inventory(1), {"pi1": probe()})
     plan = InstallPhase().plan(ctx, "pi1", "all")
     assert descriptions(plan) == [
+        "rotate container logs (daemon.json log-opts max-size=10m max-file=3, other keys kept)",
         "refresh package lists when older than a day",
         "install docker.io (engine only, no recommends)",
         "enable and start the engine",
         "wait until the engine answers",
         "add pi to the docker group",
     ]
-    assert "--no-install-recommends docker.io" in plan.steps[1].command
+    assert "--no-install-recommends docker.io" in plan.steps[2].command
     assert all(step.sudo for step in plan.steps)
 
 
@@ -172,7 +173,8 @@ def test_verify_uses_host_mode_and_adds_the_mesh_only_with_ipvs() -> None:
 def test_an_interrupted_dpkg_run_is_finished_before_installing() -> None:
     ctx = context(inventory(1), {"pi1": probe(extra={"dpkg-interrupted": "0001"})})
     plan = InstallPhase().plan(ctx, "pi1", "all")
-    assert descriptions(plan)[:2] == ["finish an interrupted package install (dpkg --configure -a)",
+    assert descriptions(plan)[:3] == ["finish an interrupted package install (dpkg --configure -a)",
+                                      "rotate container logs (daemon.json log-opts max-size=10m max-file=3, other keys kept)",
                                       "refresh package lists when older than a day"]
     assert plan.steps[0].command.index("pgrep -x dpkg") < plan.steps[0].command.index("--configure -a")
 

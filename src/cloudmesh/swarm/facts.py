@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-SECTION = re.compile(r"^=== ([a-z0-9-]+) ===$", re.M)
+SECTION = re.compile(r"^=== ([a-z0-9-]+) ===$", re.MULTILINE)
 
 # One round trip per host. Every probe is read-only; `sudo -n` never prompts.
 PROBE_SCRIPT = r"""
@@ -467,10 +468,15 @@ def _float(text: str) -> float | None:
         return None
 
 
+def _getter(sections: dict[str, str]) -> Callable[[str], str]:
+    """A section's text, stripped; "" when the probe did not print it."""
+    return lambda name: sections.get(name, "").strip()
+
+
 def parse_facts(output: str) -> HostFacts:
     """The whole probe output to HostFacts."""
     s = split_sections(output)
-    get = lambda name: s.get(name, "").strip()  # noqa: E731
+    get = _getter(s)
     user_lines = get("user").splitlines()
     return HostFacts(
         os=parse_os_release(get("os-release")),
@@ -509,7 +515,7 @@ def parse_facts(output: str) -> HostFacts:
 
 def parse_install_facts(s: dict[str, str]) -> InstallFacts:
     """INSTALL_PROBE's sections; the `arch` section is uname -m."""
-    get = lambda name: s.get(name, "").strip()  # noqa: E731
+    get = _getter(s)
     boot = s.get("boot-cmdline", "").strip("\n").split("\n", 1)
     return InstallFacts(
         machine=get("arch"),

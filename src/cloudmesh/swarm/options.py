@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from cloudmesh.swarm.plan import Secret
 
+DOCKER_REPO = "https://download.docker.com/linux"  # Docker's apt repositories, one per distro
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -26,3 +28,6 @@ class RunOptions:
     public_key: str = ""  # `keys`: the "type blob comment" line to authorize
     undo: bool = False  # `harden --undo`
     fix_clock: bool = False  # check/create --fix-clock: set skewed clocks from this machine
+    engine: str = "distro"  # install --engine: distro (docker.io) or docker-ce (Docker's repository)
+    engine_version: str = ""  # install --engine-version: an apt version; "" the newest
+    engine_repo: str = DOCKER_REPO  # --engine-repo: Docker's repository, or a mirror

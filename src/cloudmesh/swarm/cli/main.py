@@ -15,6 +15,7 @@ from typing import Any
 
 from cloudmesh.swarm import __version__
 from cloudmesh.swarm.errors import InputError, SwarmError, UsageError
+from cloudmesh.swarm.options import DOCKER_REPO
 
 COMMANDS = {
     "create": "all phases: check, install Docker, form the swarm, verify; then show status",
@@ -50,6 +51,7 @@ FORCE_HELP = {
     "remove": "remove even when that loses the last manager or quorum",
     "restore": "replace the swarm the host is in now",
 }
+ENGINES = ("distro", "docker-ce")
 TARGETED = {"promote", "demote", "drain", "activate", "label", "add", "remove"}  # some hosts of a cluster
 EPILOG = """\
 hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
@@ -112,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
                              help="host-mode port of the test service (default: 38080)")
         if name == "create":
             sub.add_argument("--skip-verify", action="store_true", help="do not run the verify phase")
+        if name in ("install", "create", "add"):
+            sub.add_argument("--engine", default="distro", metavar="ENGINE",
+                             help="distro: docker.io from the OS (default); docker-ce: from "
+                                  "Docker's apt repository")
+            sub.add_argument("--engine-version", dest="engine_version", default="", metavar="V",
+                             help="apt version of the engine to install (default: the newest)")
+            sub.add_argument("--engine-repo", default=DOCKER_REPO, metavar="URL",
+                             help=f"docker-ce: Docker's repository or a mirror of it (default: {DOCKER_REPO})")
         if name in ("check", "create", "add"):
             sub.add_argument("--fix-clock", action="store_true",
                              help="set clocks more than 30 s off from this machine's (and NTP on)")
@@ -213,6 +223,24 @@ def _labels(args: argparse.Namespace) -> tuple[str, ...]:
     return labels
 
 
+def _engine_options(args: argparse.Namespace) -> tuple[str, str, str]:
+    """--engine, --engine-version and --engine-repo, checked (bad input otherwise)."""
+    import re
+
+    if not hasattr(args, "engine"):
+        return "distro", "", DOCKER_REPO
+    if args.engine not in ENGINES:
+        raise UsageError(f"--engine: {args.engine!r} is not one of: {', '.join(ENGINES)}")
+    if args.engine_version and not re.fullmatch(r"(\d+:)?[0-9][A-Za-z0-9.+~-]*", args.engine_version):
+        raise UsageError(f"--engine-version: {args.engine_version!r} is not an apt version "
+                         "(such as 26.1.5+dfsg1-9 or 5:28.0.4-1~debian.12~bookworm)")
+    if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]_-]+(/[A-Za-z0-9._~%/-]*)?", args.engine_repo):
+        raise UsageError(f"--engine-repo: {args.engine_repo!r} is not an http(s) URL")
+    if args.engine_repo != DOCKER_REPO and args.engine != "docker-ce":
+        raise UsageError("--engine-repo goes with --engine docker-ce")
+    return args.engine, args.engine_version, args.engine_repo
+
+
 def _restore_target(loaded: Any, host: str) -> Any:
     """The inventory's entry named `host`, or `host` as NAME=ADDRESS / an address."""
     from cloudmesh.swarm import inventory
@@ -246,6 +274,7 @@ def dispatch(args: argparse.Namespace) -> int:
         raise UsageError("--connect-timeout must be positive")
     if args.command in ("create", "init", "add"):  # forming with an even count is bad input
         managers(inventory, getattr(args, "force", False))
+    engine, engine_version, engine_repo = _engine_options(args)
     password = None
     if args.ask_become_pass:
         import getpass
@@ -263,6 +292,7 @@ def dispatch(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout,
         undo=getattr(args, "undo", False),
         fix_clock=getattr(args, "fix_clock", False),
+        engine=engine, engine_version=engine_version, engine_repo=engine_repo,
     )
     if args.command in ("backup", "restore"):
         from cloudmesh.swarm import backup

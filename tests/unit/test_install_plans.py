@@ -1,0 +1,213 @@
+"""Install on every Pi OS (issue 10, section 3): the package that gives `docker`, docker-ce from
+Docker's repository, log rotation in daemon.json; facts recorded in data/facts/install/."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cloudmesh.swarm.cli.main import main
+from cloudmesh.swarm.facts import parse_facts, split_sections
+from cloudmesh.swarm.phases.install import MERGE_LOG_OPTS, InstallPhase, docker_ce_distro
+
+from .probes import ROTATING, node_row, probe, swarm_info
+from .test_plans import context, descriptions, inventory
+
+DATA = Path(__file__).parent / "data" / "facts" / "install"
+TRIXIE_CLI = "26.1.5+dfsg1-9+deb13u1+b1"  # docker.io and docker-cli in trixie (deb.debian.org, 2026)
+
+
+def recorded(name: str, **probe_args: object) -> str:
+    return probe(**probe_args, extra=split_sections((DATA / f"{name}.txt").read_text()))  # type: ignore[arg-type]
+
+
+def plan_for(text: str, **options: object) -> list[str]:
+    ctx = context(inventory(1), {"pi1": text}, **options)
+    return [step.shown() for step in InstallPhase().plan(ctx, "pi1", "all").steps]
+
+
+def test_trixie_installs_docker_cli_with_docker_io() -> None:
+    text = recorded("raspios-trixie-armhf-bare")
+    facts = parse_facts(text)
+    assert facts.arch == "armhf" and facts.install.machine == "aarch64"
+    assert facts.install.cli_candidate == TRIXIE_CLI
+    ctx = context(inventory(1), {"pi1": text})
+    plan = InstallPhase().plan(ctx, "pi1", "all")
+    assert "install docker.io docker-cli (engine and CLI, no recommends)" in descriptions(plan)
+    assert any(s.endswith("--no-install-recommends docker.io docker-cli") for s in plan_for(text))
+
+
+def test_bookworm_installs_docker_io_alone_it_has_the_cli() -> None:
+    shown = plan_for(probe())
+    assert any(s.endswith("--no-install-recommends docker.io") for s in shown)
+    assert not any("docker-cli" in s for s in shown)
+
+
+def test_a_trixie_host_left_without_the_cli_gets_it_and_nothing_else() -> None:
+    text = recorded("debian-trixie-arm64-no-cli", docker="26.1.5+dfsg1", groups="pi docker")
+    facts = parse_facts(text)
+    assert facts.docker_version == "26.1.5+dfsg1" and not facts.install.docker_cli
+    assert facts.install.engine == "distro"
+    ctx = context(inventory(1), {"pi1": text})
+    plan = InstallPhase().plan(ctx, "pi1", "all")
+    assert descriptions(plan) == [
+        "rotate container logs (daemon.json log-opts max-size=10m max-file=3, other keys kept)",
+        "refresh package lists when older than a day",
+        "install the docker command (docker-cli)",
+        "wait until the engine answers",
+    ]
+    assert plan.steps[2].command.endswith("--no-install-recommends docker-cli")
+
+
+def test_a_bookworm_host_without_the_cli_reinstalls_docker_io() -> None:
+    text = probe(docker="20.10.24+dfsg1", groups="pi docker", extra={"docker-cli": ""})
+    assert any(s.endswith("--no-install-recommends --reinstall docker.io") for s in plan_for(text))
+
+
+def test_a_docker_ce_host_without_the_cli_gets_docker_ce_cli() -> None:
+    text = probe(docker="28.0.4", groups="pi docker", extra={
+        "docker-cli": "", "docker-pkgs": "docker-ce install ok installed 5:28.0.4-1~debian.12~bookworm\n"
+                                          "containerd.io install ok installed 1.7.27-1"})
+    assert parse_facts(text).install.engine == "docker-ce"
+    assert any(s.endswith("--no-install-recommends docker-ce-cli") for s in plan_for(text))
+
+
+def test_engine_version_pins_engine_and_cli() -> None:
+    shown = plan_for(recorded("raspios-trixie-armhf-bare"), engine_version=TRIXIE_CLI)
+    assert any(s.endswith(f"docker.io={TRIXIE_CLI} docker-cli={TRIXIE_CLI}") for s in shown)
+
+
+# -- docker-ce from Docker's repository -------------------------------------------------------
+
+RASPBIAN_BOOKWORM = (Path(__file__).parent / "data" / "os-release" / "raspbian-bookworm").read_text()
+NOBLE = (Path(__file__).parent / "data" / "os-release" / "ubuntu-24.04").read_text()
+
+
+@pytest.mark.parametrize("os_release,machine,dpkg_arch,repo", [
+    (RASPBIAN_BOOKWORM, "armv7l", "armhf", "raspbian bookworm armhf"),
+    (None, "aarch64", "armhf", "debian trixie armhf"),  # raspbian trixie: the debian repository
+    (NOBLE, "aarch64", "arm64", "ubuntu noble arm64"),
+    ("", "aarch64", "arm64", "debian bookworm arm64"),  # 64-bit Pi OS says ID=debian
+])
+def test_docker_ce_repository_follows_os_codename_and_dpkg_arch(
+        os_release: str | None, machine: str, dpkg_arch: str, repo: str) -> None:
+    sections = split_sections((DATA / "raspios-trixie-armhf-bare.txt").read_text())
+    if os_release is not None:
+        sections["os-release"] = os_release or sections["os-release"].replace("Raspbian", "Debian").replace(
+            "ID=raspbian", "ID=debian").replace("trixie", "bookworm").replace("13", "12")
+    sections.update({"arch": machine, "dpkg-arch": dpkg_arch})
+    facts = parse_facts(probe(extra=sections))
+    distro, codename, arch = repo.split()
+    assert docker_ce_distro(facts) == distro
+    shown = plan_for(probe(extra=sections), engine="docker-ce")
+    entry = next(s for s in shown if "docker.sources" in s)
+    assert f"URIs: https://download.docker.com/linux/{distro}\\n" in entry
+    assert f"Suites: {codename}\\n" in entry and f"Architectures: {arch}\\n" in entry
+    assert "Signed-By: /etc/apt/keyrings/docker.asc" in entry
+
+
+def test_docker_ce_dry_run_shows_the_exact_commands() -> None:
+    shown = plan_for(recorded("raspios-trixie-armhf-bare"), engine="docker-ce",
+                     engine_version="5:28.0.4-1~debian.13~trixie", engine_repo="http://10.77.154.11:8080/linux")
+    text = "\n".join(shown)
+    assert "curl -fsSL http://10.77.154.11:8080/linux/debian/gpg -o /etc/apt/keyrings/docker.asc.tmp" in text
+    assert "> /etc/apt/sources.list.d/docker.sources" in text
+    assert shown[-5].endswith("apt-get -q -o DPkg::Lock::Timeout=300 update")
+    assert shown[-4].endswith("--no-install-recommends docker-ce=5:28.0.4-1~debian.13~trixie "
+                              "docker-ce-cli=5:28.0.4-1~debian.13~trixie containerd.io")
+    assert [s for s in shown if "docker.sources" in s] == [shown[-6]]  # one sources entry
+
+
+def test_docker_ce_over_docker_io_is_refused_with_the_fix() -> None:
+    ctx = context(inventory(1), {"pi1": probe(docker="20.10.24+dfsg1")}, engine="docker-ce")
+    [problem] = InstallPhase().problems(ctx, "pi1")
+    assert "docker.io 20.10.24+dfsg1 is installed" in problem.message and "reset --purge" in problem.fix
+
+
+def test_the_default_engine_keeps_an_installed_docker_ce() -> None:
+    text = probe(docker="28.0.4", groups="pi docker", extra={
+        "docker-pkgs": "docker-ce install ok installed 5:28.0.4-1~debian.12~bookworm\n"
+                       "docker-ce-cli install ok installed 5:28.0.4-1~debian.12~bookworm"})
+    ctx = context(inventory(1), {"pi1": text})
+    assert InstallPhase().problems(ctx, "pi1") == []
+    assert not InstallPhase().plan(ctx, "pi1", "all").needs_work
+
+
+# -- log rotation in daemon.json --------------------------------------------------------------
+
+def merge(tmp_path: Path, before: str | None) -> tuple[str, dict[str, object]]:
+    path = tmp_path / "etc" / "docker" / "daemon.json"
+    if before is not None:
+        path.parent.mkdir(parents=True)
+        path.write_text(before)
+    script = MERGE_LOG_OPTS.replace("/etc/docker/daemon.json", str(path))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    return out.strip(), json.loads(path.read_text()) if path.exists() else {}
+
+
+def test_log_rotation_keeps_the_keys_it_finds(tmp_path: Path) -> None:
+    said, data = merge(tmp_path, '{"iptables": false}\n')  # an arm64 lab host's daemon.json
+    assert said == "changed"
+    assert data == {"iptables": False, "log-opts": {"max-size": "10m", "max-file": "3"}}
+    assert merge(tmp_path, None)[0] == ""  # second run: nothing to change, no restart
+
+
+def test_log_rotation_on_a_fresh_host_writes_the_file(tmp_path: Path) -> None:
+    said, data = merge(tmp_path, None)
+    assert said == "changed" and data == json.loads(ROTATING)
+
+
+def test_log_rotation_keeps_the_users_own_sizes(tmp_path: Path) -> None:
+    said, data = merge(tmp_path, '{"log-opts": {"max-size": "50m"}}')
+    assert said == "changed" and data == {"log-opts": {"max-size": "50m", "max-file": "3"}}
+
+
+@pytest.mark.parametrize("daemon_json,needed", [
+    ("", True), ('{"iptables": false}', True), ('{"log-driver": "local"}', True),
+    ('{"log-driver": "journald"}', False),  # journald rotates itself and refuses max-size
+    (ROTATING, False), ('{"log-opts": {"max-size": "50m", "max-file": "5"}}', False),
+])
+def test_log_rotation_step_only_where_needed(daemon_json: str, needed: bool) -> None:
+    text = probe(docker="26.1.5", groups="pi docker", extra={"daemon-json": daemon_json})
+    ctx = context(inventory(1), {"pi1": text})
+    plan = InstallPhase().plan(ctx, "pi1", "all")
+    assert any("rotate container logs" in d for d in descriptions(plan)) is needed
+    if needed:
+        assert "systemctl restart docker" in plan.steps[0].command  # only when it changed: in the script
+
+
+def test_broken_daemon_json_is_a_problem() -> None:
+    ctx = context(inventory(1), {"pi1": probe(extra={"daemon-json": '{"iptables": false'})})
+    [problem] = InstallPhase().problems(ctx, "pi1")
+    assert "/etc/docker/daemon.json is not a JSON object" in problem.message
+
+
+def test_swarm_managers_that_must_restart_go_one_at_a_time() -> None:
+    old = '{"iptables": false}'
+    probes = {f"pi{i}": probe(f"pi{i}", docker="26.1.5", groups="pi docker", extra={"daemon-json": old},
+                              swarm=swarm_info(f"n{i}", manager=i == 1),
+                              nodes=[node_row("n1", "pi1", "Leader", me=True)] if i == 1 else None)
+              for i in range(1, 4)}
+    ctx = context(inventory(3), probes)
+    assert [b.hosts for b in InstallPhase().batches(ctx)] == [("pi2", "pi3"), ("pi1",)]
+    fresh = context(inventory(3), {f"pi{i}": probe(f"pi{i}") for i in range(1, 4)})
+    assert [b.hosts for b in InstallPhase().batches(fresh)] == [("pi1", "pi2", "pi3")]
+
+
+# -- bad input: one line naming the option, exit 2, nothing done ------------------------------
+
+@pytest.mark.parametrize("args,words", [
+    (["--engine", "moby"], "--engine: 'moby' is not one of: distro, docker-ce"),
+    (["--engine-version", "latest; rm -rf /"], "--engine-version:"),
+    (["--engine", "docker-ce", "--engine-repo", "ftp://mirror"], "--engine-repo:"),
+    (["--engine-repo", "http://10.0.0.1/linux"], "--engine-repo goes with --engine docker-ce"),
+])
+def test_bad_engine_options_exit_2_with_one_line(args: list[str], words: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["install", "pi[1-2]", *args, "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0]
