@@ -468,7 +468,7 @@ def test_memory_cgroup_off_on_a_pi_is_a_warning_with_the_cmdline_fix() -> None:
     [problem] = check_memory_cgroup(ctx, "pi1", f)
     assert problem.warning
     assert "memory cgroup is disabled" in problem.message
-    assert "cgroup_enable=memory cgroup_memory=1" in problem.fix and "cmdline.txt" in problem.fix
+    assert "'cgroup_enable=memory'" in problem.fix and "cmdline.txt" in problem.fix
     code, out, err, _ = run_check({"pi1": text})
     assert code == 0
     assert "pi1: warning: memory cgroup is disabled" in out

@@ -8,8 +8,10 @@ recorded there (accept-new) unless strict; a changed key is always refused.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import os
 import shlex
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,15 @@ class SshTarget:
     use_agent: bool = True  # False: only `key` may log in (to prove that this key works)
 
 
+def _is_name(address: str) -> bool:
+    """A DNS name, not an IP address literal."""
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return True
+    return False
+
+
 def sudo_prefix(user: str, password: Secret | None) -> str:
     """How to become root: nothing for root, `sudo -S` with a password, else `sudo -n`."""
     if user == "root":
@@ -109,8 +120,12 @@ class SshTransport:
             options["preferred_auth"] = "publickey,keyboard-interactive,password"
         else:
             options["preferred_auth"] = "publickey"
-        try:
-            conn = await asyncssh.connect(
+        # IPv4 first for names (pi1.local answers mDNS with a link-local IPv6 address too, which
+        # a swarm cannot advertise); a name with IPv6 addresses only is then tried as it is.
+        name = _is_name(target.address)
+
+        async def open_(family: int) -> asyncssh.SSHClientConnection:
+            return await asyncssh.connect(
                 target.address,
                 port=target.port,
                 username=target.user,
@@ -119,8 +134,17 @@ class SshTransport:
                 connect_timeout=target.connect_timeout,
                 login_timeout=target.connect_timeout,
                 keepalive_interval=30,
-                **options,  # type: ignore[arg-type]
+                family=family,
+                **options,
             )
+
+        try:
+            try:
+                conn = await open_(socket.AF_INET if name else socket.AF_UNSPEC)
+            except socket.gaierror:
+                if not name:
+                    raise
+                conn = await open_(socket.AF_UNSPEC)
         except asyncssh.HostKeyNotVerifiable as error:
             raise policy.error or HostKeyError(target.name, str(error)) from None
         except asyncssh.PermissionDenied:

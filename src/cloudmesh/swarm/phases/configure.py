@@ -30,6 +30,11 @@ API_POST = (
 )
 
 
+def host_port(address: str, port: int) -> str:
+    """address:port, an IPv6 address in brackets ([fe80::1]:2377)."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def api_post(path: str) -> str:
     """The command that POSTs its stdin (JSON) to the local Engine API at `path`."""
     return f"python3 -c {shlex.quote(API_POST)} {path}"
@@ -38,8 +43,8 @@ def api_post(path: str) -> str:
 def join_step(ctx: Context, host: str, role: str) -> Step:
     """POST /swarm/join with the token in the body; the shown command has `***`."""
     token = ctx.secrets.get(role, Secret(""))
-    remotes = [f"{ctx.ip(m)}:{SWARM_PORT}" for m in ctx.swarm_managers()] or [
-        f"{ctx.ip(ctx.managers[0])}:{SWARM_PORT}"
+    remotes = [host_port(ctx.ip(m), SWARM_PORT) for m in ctx.swarm_managers()] or [
+        host_port(ctx.ip(ctx.managers[0]), SWARM_PORT)
     ]
     head = json.dumps({"ListenAddr": f"0.0.0.0:{SWARM_PORT}", "AdvertiseAddr": ctx.ip(host),
                        "RemoteAddrs": remotes})[:-1] + ', "JoinToken": "'

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-
 from collections import Counter
 
-from cloudmesh.swarm.facts import KNOWN_CODENAMES, HostFacts, parse_kernel_version
+from cloudmesh.swarm.facts import KNOWN_CODENAMES, HostFacts, parse_arch, parse_kernel_version
 from cloudmesh.swarm.phases import Context, Phase, Problem
 from cloudmesh.swarm.plan import Plan, Step
 
@@ -42,10 +41,27 @@ def check_os(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
 
 
 def check_arch(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
-    if facts.arch in SUPPORTED_ARCHES:
+    if facts.arch not in SUPPORTED_ARCHES:
+        return [Problem(f"architecture {facts.arch!r} is not supported",
+                        "use an aarch64, armv7l or x86_64 host")]
+    machine = facts.install.machine
+    if machine and parse_arch(machine) != facts.arch:  # 32-bit Pi OS on a 64-bit kernel
+        return [Problem(f"{facts.arch} packages on a {machine} kernel: Docker installs {facts.arch} "
+                        f"and pulls {facts.arch} images", warning=True)]
+    return []
+
+
+MIN_MANAGER_KB = 900 * 1024  # a "1 GB" Pi reports ~920-950 MB (the firmware keeps some)
+
+
+def check_manager_memory(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    total = facts.install.mem_total_kb
+    if ctx.role(host) != "manager" or total is None or total >= MIN_MANAGER_KB:
         return []
-    return [Problem(f"architecture {facts.arch!r} is not supported",
-                    "use an aarch64, armv7l or x86_64 host")]
+    return [Problem(f"manager with {total // 1024} MB RAM (< 1 GB): the swarm's raft store and "
+                    "the engine compete with services for memory",
+                    "make a host with 1 GB or more the manager (role: manager in the inventory)",
+                    warning=True)]
 
 
 def check_kernel(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
@@ -105,12 +121,27 @@ def check_python(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
                     "sudo apt-get install -y python3-minimal")]
 
 
+MEMORY_CGROUP_ARG = "cgroup_enable=memory"
+
+
 def check_memory_cgroup(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    """The fix goes into the boot partition's cmdline.txt; /proc/cmdline says if it took."""
     if facts.memory_cgroup or not facts.is_raspberry_pi:
         return []
+    path = facts.install.boot_cmdline_path or "/boot/firmware/cmdline.txt"
+    written = MEMORY_CGROUP_ARG in facts.install.boot_cmdline.split()
+    booted = MEMORY_CGROUP_ARG in facts.install.proc_cmdline.split()
+    if written and not booted:
+        return [Problem(f"memory cgroup is disabled: {MEMORY_CGROUP_ARG} is in {path} "
+                        "but the running kernel did not boot with it", "sudo reboot", warning=True)]
+    if booted:
+        return [Problem(f"memory cgroup is disabled although the kernel booted with {MEMORY_CGROUP_ARG}",
+                        "look for cgroup_disable=memory in /proc/cmdline", warning=True)]
+    where = path if facts.install.boot_cmdline_path else (
+        "/boot/firmware/cmdline.txt (/boot/cmdline.txt before bookworm)")
     return [Problem("memory cgroup is disabled: Docker cannot limit container memory",
-                    "append 'cgroup_enable=memory cgroup_memory=1' to /boot/firmware/cmdline.txt "
-                    "(/boot/cmdline.txt on older releases) and reboot", warning=True)]
+                    f"append '{MEMORY_CGROUP_ARG}' to the one line of {where} and reboot",
+                    warning=True)]
 
 
 def check_network_kernel(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
@@ -128,7 +159,8 @@ def check_network_kernel(ctx: Context, host: str, facts: HostFacts) -> list[Prob
 
 
 CHECKS = (check_sudo, check_os, check_arch, check_kernel, check_disk, check_clock,
-          check_hostname, check_python, check_memory_cgroup, check_network_kernel)
+          check_hostname, check_python, check_memory_cgroup, check_network_kernel,
+          check_manager_memory)
 
 
 class PreparePhase(Phase):
