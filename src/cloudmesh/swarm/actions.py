@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudmesh.swarm.errors import HostError
+from cloudmesh.swarm.facts import HostFacts
 from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phases import Phase
@@ -28,8 +29,8 @@ from cloudmesh.swarm.phases.reset import ResetPhase
 from cloudmesh.swarm.phases.tokens import AutolockPhase, RotateTokensPhase, UnlockPhase
 from cloudmesh.swarm.phases.upgrade import UpgradePhase
 from cloudmesh.swarm.phases.verify import VerifyPhase
-from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.plan import Secret
+from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
 from cloudmesh.swarm.transport import SshTransport
 
@@ -160,6 +161,28 @@ async def prove_key_login(runner: Runner, key_path: Path | None) -> None:
     await runner.each(runner.alive(runner.results), prove)
 
 
+def host_health(facts: HostFacts | None) -> dict[str, Any]:
+    """What a host's board says about itself (None where it has no such thing): model, SoC
+    temperature, throttling, root device, memory; arch and the kernel's machine name."""
+    if facts is None:
+        return {key: None for key in ("model", "arch", "machine", "temperature_c", "throttled",
+                                      "root_device", "memory_mb")}
+    health, install = facts.health, facts.install
+    throttled = None
+    if health.throttled is not None:
+        throttled = {"value": f"0x{health.throttled:x}", "now": health.throttle_now(),
+                     "since_boot": health.throttle_since_boot()}
+    return {
+        "model": facts.model or None,
+        "arch": facts.arch or None,
+        "machine": install.machine or None,
+        "temperature_c": health.temperature_c,
+        "throttled": throttled,
+        "root_device": health.root_device or None,
+        "memory_mb": install.mem_total_kb // 1024 if install.mem_total_kb else None,
+    }
+
+
 def status_data(runner: Runner) -> dict[str, Any]:
     """One row per inventory host (plus swarm nodes not in the inventory), JSON-ready."""
     ctx = runner.ctx
@@ -201,6 +224,7 @@ def status_data(runner: Runner) -> dict[str, Any]:
             "availability": row.availability.lower() if row else None,
             "engine": (row.engine_version if row else None) or (facts.docker_version if facts else None),
             "error": str(error) if error and state == "unreachable" else None,
+            **host_health(facts),
         })
     for row in rows.values():
         if row.id not in seen:
@@ -210,15 +234,15 @@ def status_data(runner: Runner) -> dict[str, Any]:
                 "leader": row.is_leader, "state": row.status.lower(),
                 "manager_status": row.manager_status or None,
                 "availability": row.availability.lower(), "engine": row.engine_version or None,
-                "error": "not in the inventory",
+                "error": "not in the inventory", **host_health(None),
             })
     swarm = None
     if leader is not None:
-        state = ctx.facts[leader].swarm
-        assert state is not None
+        swarm_state = ctx.facts[leader].swarm
+        assert swarm_state is not None
         managers = [r for r in rows.values() if r.is_manager]
         reachable = [r for r in managers if r.manager_status in ("Leader", "Reachable")]
-        swarm = {"id": state.cluster_id, "leader": next(
+        swarm = {"id": swarm_state.cluster_id, "leader": next(
             (n["host"] for n in nodes if n["leader"]), None),
             "managers": len(managers), "nodes": len(rows),
             "reachable_managers": len(reachable),

@@ -20,6 +20,32 @@ from cloudmesh.swarm.phases import Problem
 from cloudmesh.swarm.plan import Plan, Secret, Step, redact
 
 
+def arch_text(node: dict[str, Any]) -> str:
+    """The package architecture, and the kernel's where it differs (armhf/aarch64)."""
+    arch, machine = node.get("arch") or "", node.get("machine") or ""
+    same = {"aarch64": "arm64", "x86_64": "amd64", "armv7l": "armhf", "armv6l": "armhf"}
+    return f"{arch}/{machine}" if machine and same.get(machine, machine) != arch else arch
+
+
+def short_model(model: str) -> str:
+    """Raspberry Pi 4 Model B Rev 1.4 -> Pi 4 B r1.4 (the JSON keeps the whole string)."""
+    return model.replace("Raspberry Pi", "Pi").replace(" Model ", " ").replace(" Rev ", " r")
+
+
+SHORT_FLAGS = {"under-voltage": "undervolt", "arm frequency capped": "capped",
+               "throttled": "throttled", "soft temperature limit": "soft-temp"}
+
+
+def throttle_text(throttled: dict[str, Any] | None) -> str:
+    """get_throttled in short words: NOW what holds, `was` what happened since boot; ok."""
+    if not throttled:
+        return ""
+    now = [SHORT_FLAGS[f] for f in throttled["now"]]
+    before = [SHORT_FLAGS[f] for f in throttled["since_boot"] if f not in throttled["now"]]
+    parts = ([f"NOW {'+'.join(now)}"] if now else []) + ([f"was {'+'.join(before)}"] if before else [])
+    return ", ".join(parts) or "ok"
+
+
 class Reporter:
     """Progress and results; `quiet` keeps errors and the summary, `verbose` adds commands."""
 
@@ -164,13 +190,28 @@ class Reporter:
         table = Table(title=f"cluster {data['cluster']}: "
                       + (f"swarm {swarm['id'][:12]}, {swarm['managers']} managers, "
                          f"{swarm['nodes']} nodes" if swarm else "no swarm"))
-        for column in ("host", "address", "role", "leader", "state", "availability", "engine"):
+        boards = any(node.get("model") for node in data["nodes"])
+        columns = ["host", "address", "role", "leader", "state", "availability", "engine", "arch", "memory"]
+        for column in columns + (["model", "temp", "power", "root"] if boards else []):
             table.add_column(column)
         for node in data["nodes"]:
-            table.add_row(node["host"], node["address"] or "", node["role"] or "",
-                          "yes" if node["leader"] else "", node["state"],
-                          node["availability"] or "", node["engine"] or "")
+            row = [node["host"], node["address"] or "", node["role"] or "",
+                   "yes" if node["leader"] else "", node["state"],
+                   node["availability"] or "", node["engine"] or "", arch_text(node),
+                   f"{node['memory_mb'] / 1024:.1f} GB" if node.get("memory_mb") else ""]
+            if boards:
+                temp = node.get("temperature_c")
+                row += [short_model(node.get("model") or ""),
+                        f"{temp:.0f}°C" if temp is not None else "", throttle_text(node.get("throttled")),
+                        node.get("root_device") or ""]
+            table.add_row(*(escape(cell) for cell in row))
         self.console.print(table)
+        for node in data["nodes"]:
+            throttled = node.get("throttled")
+            if throttled and throttled["now"]:
+                self.console.print(escape(
+                    f"{node['host']}: warning: {', '.join(throttled['now'])} now (get_throttled "
+                    f"{throttled['value']}): check the power supply and cooling"))
         if swarm:
             lost = ", ".join(swarm["unreachable_managers"])
             self.console.print(
