@@ -7,9 +7,8 @@ through the prepare phase, both check by check and through the runner's `check` 
 
 from __future__ import annotations
 
-import re
-
 import io
+import re
 import time
 from pathlib import Path
 
