@@ -101,7 +101,7 @@ def make_docker_ce_repo() -> str:
     sh("pi1", f"""set -e; rm -rf /tmp/ce /opt/cms-ce-repo; mkdir -p /tmp/ce {ROOT}/pool/stable
 cd /tmp/ce; dpkg-deb -R /var/cache/apt/archives/docker.io_*.deb engine
 mkdir -p cli/DEBIAN cli/usr/bin; mv engine/usr/bin/docker cli/usr/bin/docker
-sed -i -e 's/^Package: .*/Package: docker-ce/' -e 's/^Version: .*/Version: {ce}/' engine/DEBIAN/control
+sed -i -e 's/^Package: .*/Package: docker-ce/' -e 's/^Version: .*/Version: {ce}/' -e '/^Conflicts:/d' engine/DEBIAN/control
 printf 'Package: docker-ce-cli\\nVersion: {ce}\\nArchitecture: amd64\\nMaintainer: test <t@example.org>\\nDepends: libc6\\nDescription: docker CLI (test repack)\\n' > cli/DEBIAN/control
 mkdir -p ctr/DEBIAN
 printf 'Package: containerd.io\\nVersion: 1.7.27-1\\nArchitecture: amd64\\nMaintainer: test <t@example.org>\\nDepends: containerd\\nDescription: containerd (test repack)\\n' > ctr/DEBIAN/control

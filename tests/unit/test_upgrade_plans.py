@@ -70,3 +70,15 @@ def test_an_explicit_version_pins_apt() -> None:
     ctx = context(inventory(4), swarm({h: NEW for h in ("pi1", "pi2", "pi3", "pi4")}))
     step = phase.plan(ctx, "pi4", "upgrade:pi4").steps[0]
     assert f"docker.io={OLD}" in step.command
+
+
+def test_trixie_upgrades_docker_cli_with_docker_io() -> None:
+    phase = UpgradePhase(version=NEW)
+    probes = swarm({h: OLD for h in ("pi1", "pi2", "pi3", "pi4")})
+    probes["pi4"] = probes["pi4"].replace("=== docker-pkgs ===\n", "=== docker-pkgs ===\n"
+                                          f"docker-cli install ok installed {OLD}\n")
+    ctx = context(inventory(4), probes)
+    step = phase.plan(ctx, "pi4", "upgrade:pi4").steps[0]
+    assert step.description == f"upgrade docker.io={NEW} docker-cli={NEW}"
+    assert f"--no-install-recommends docker.io={NEW} docker-cli={NEW} && systemctl restart docker" in step.command
+    assert "docker-cli" not in phase.plan(ctx, "pi1", "upgrade:pi1").steps[0].command

@@ -63,10 +63,12 @@ class UpgradePhase(Phase):
         if kind == "upgrade":
             if not self.needs(ctx, host):
                 return Plan.noop(f"docker.io {ctx.facts[host].docker_package} is the target")
-            spec = "docker.io" + (f"={self.version}" if self.version else "")
+            names = ["docker.io"] + ["docker-cli"] * bool(ctx.facts[host].install.package("docker-cli"))
+            specs = [n + (f"={self.version}" if self.version else "") for n in names]
+            spec = " ".join(shlex.quote(s) for s in specs)
             return Plan((Step(f"upgrade {spec}",
                               f"{WAIT_FOR_APT}{APT} install -y --only-upgrade --no-install-recommends "
-                              f"{shlex.quote(spec)} && systemctl restart docker && {ENGINE_UP}",
+                              f"{spec} && systemctl restart docker && {ENGINE_UP}",
                               sudo=True, timeout=900),))
         if host != ctx.leader():
             return Plan.noop("the leader does this")
