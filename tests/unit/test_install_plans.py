@@ -211,3 +211,14 @@ def test_bad_engine_options_exit_2_with_one_line(args: list[str], words: str,
     assert main(["install", "pi[1-2]", *args, "--dry-run"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0]
+
+
+def test_check_warns_about_an_engine_without_its_command() -> None:
+    from cloudmesh.swarm.phases.prepare import check_docker_cli
+
+    text = recorded("debian-trixie-arm64-no-cli", docker="26.1.5+dfsg1", groups="pi docker")
+    ctx = context(inventory(1), {"pi1": text})
+    [problem] = check_docker_cli(ctx, "pi1", ctx.facts["pi1"])
+    assert problem.warning and "no docker command" in problem.message and "cms-swarm install" in problem.fix
+    bare = context(inventory(1), {"pi1": probe()})
+    assert check_docker_cli(bare, "pi1", bare.facts["pi1"]) == []

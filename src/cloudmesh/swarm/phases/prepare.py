@@ -158,9 +158,18 @@ def check_network_kernel(ctx: Context, host: str, facts: HostFacts) -> list[Prob
     return found
 
 
+def check_docker_cli(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    """An engine without its command (trixie's docker.io without docker-cli): install repairs it."""
+    if facts.install.docker_cli or not (facts.docker_package or facts.docker_version):
+        return []
+    return [Problem("the Docker engine is installed but there is no docker command",
+                    "cms-swarm install (or create) installs the package that provides it",
+                    warning=True)]
+
+
 CHECKS = (check_sudo, check_os, check_arch, check_kernel, check_disk, check_clock,
           check_hostname, check_python, check_memory_cgroup, check_network_kernel,
-          check_manager_memory)
+          check_manager_memory, check_docker_cli)
 
 
 class PreparePhase(Phase):
