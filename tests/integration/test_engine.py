@@ -82,6 +82,13 @@ def test_distro_engine_rotates_logs_keeps_daemon_json_and_repairs_a_missing_cli(
     again = cms_swarm("install", "-i", str(one))
     assert again.returncode == 0 and "nothing changed" in again.stdout, again.stdout
 
+    status = cms_swarm("status", "-i", str(one), "--json")  # not in a swarm: exit 1, but health
+    [node] = json.loads(status.stdout)["nodes"]
+    assert node["state"] == "not in swarm" and node["arch"] == "amd64" and node["memory_mb"] > 0
+    assert [node[k] for k in ("model", "temperature_c", "throttled", "root_device")] == [None] * 4
+    table = cms_swarm("status", "-i", str(one)).stdout
+    assert "amd64" in table and "model" not in table and "error" not in table.lower()
+
 
 def started(host: str) -> int:
     """When the engine last started, in seconds since the epoch."""

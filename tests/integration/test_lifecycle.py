@@ -92,6 +92,9 @@ def test_status_json_describes_the_swarm(lab_inventory: Path, lab_exec) -> None:
         assert node["state"] == "ready" and node["role"] == "manager"
         assert node["availability"] == "active" and node["engine"].startswith("20.10")
         assert node["node_id"] == ids[host]
+        # lab hosts are no boards: no health readings, and no error for lacking them
+        assert [node[k] for k in ("model", "temperature_c", "throttled", "root_device")] == [None] * 4
+        assert node["arch"] == "amd64" and node["memory_mb"] > 0 and node["error"] is None
     assert sum(n["leader"] for n in nodes.values()) == 1
     assert data["swarm"]["leader"] in HOSTS
 
