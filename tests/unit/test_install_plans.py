@@ -12,7 +12,13 @@ import pytest
 
 from cloudmesh.swarm.cli.main import main
 from cloudmesh.swarm.facts import parse_facts, split_sections
-from cloudmesh.swarm.phases.install import MERGE_LOG_OPTS, InstallPhase, docker_ce_distro
+from cloudmesh.swarm.phases.install import (
+    LOG_ROTATION,
+    MERGE_LOG_OPTS,
+    REFRESH_LISTS,
+    InstallPhase,
+    docker_ce_distro,
+)
 
 from .probes import ROTATING, node_row, probe, swarm_info
 from .test_plans import context, descriptions, inventory
@@ -55,8 +61,7 @@ def test_a_trixie_host_left_without_the_cli_gets_it_and_nothing_else() -> None:
     ctx = context(inventory(1), {"pi1": text})
     plan = InstallPhase().plan(ctx, "pi1", "all")
     assert descriptions(plan) == [
-        "rotate container logs (daemon.json log-opts max-size=10m max-file=3, other keys kept)",
-        "refresh package lists when older than a day",
+        LOG_ROTATION.description, REFRESH_LISTS.description,
         "install the docker command (docker-cli)",
         "wait until the engine answers",
     ]

@@ -9,7 +9,7 @@ from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phases import Context
 from cloudmesh.swarm.phases.configure import ConfigurePhase
-from cloudmesh.swarm.phases.install import InstallPhase
+from cloudmesh.swarm.phases.install import LOG_ROTATION, REFRESH_LISTS, InstallPhase
 from cloudmesh.swarm.phases.reset import ResetPhase
 from cloudmesh.swarm.phases.verify import setup_steps
 from cloudmesh.swarm.plan import Secret
@@ -39,8 +39,7 @@ def test_install_on_a_bare_host_installs_starts_and_adds_the_user() -> None:
     ctx = context(inventory(1), {"pi1": probe()})
     plan = InstallPhase().plan(ctx, "pi1", "all")
     assert descriptions(plan) == [
-        "rotate container logs (daemon.json log-opts max-size=10m max-file=3, other keys kept)",
-        "refresh package lists when older than a day",
+        LOG_ROTATION.description, REFRESH_LISTS.description,
         "install docker.io (engine only, no recommends)",
         "enable and start the engine",
         "wait until the engine answers",
@@ -174,8 +173,7 @@ def test_an_interrupted_dpkg_run_is_finished_before_installing() -> None:
     ctx = context(inventory(1), {"pi1": probe(extra={"dpkg-interrupted": "0001"})})
     plan = InstallPhase().plan(ctx, "pi1", "all")
     assert descriptions(plan)[:3] == ["finish an interrupted package install (dpkg --configure -a)",
-                                      "rotate container logs (daemon.json log-opts max-size=10m max-file=3, other keys kept)",
-                                      "refresh package lists when older than a day"]
+                                      LOG_ROTATION.description, REFRESH_LISTS.description]
     assert plan.steps[0].command.index("pgrep -x dpkg") < plan.steps[0].command.index("--configure -a")
 
 
