@@ -82,3 +82,21 @@ def test_trixie_upgrades_docker_cli_with_docker_io() -> None:
     assert step.description == f"upgrade docker.io={NEW} docker-cli={NEW}"
     assert f"--no-install-recommends docker.io={NEW} docker-cli={NEW} && systemctl restart docker" in step.command
     assert "docker-cli" not in phase.plan(ctx, "pi1", "upgrade:pi1").steps[0].command
+
+
+def test_a_docker_ce_node_upgrades_docker_ce_and_its_cli_to_dockers_candidate() -> None:
+    old, new = "5:27.5.1-1~debian.12~bookworm", "5:28.0.4-1~debian.12~bookworm"
+    probes = swarm({h: OLD for h in ("pi1", "pi2", "pi3", "pi4")})
+    probes["pi4"] = probes["pi4"].replace(
+        f"=== docker-pkgs ===\ndocker.io install ok installed {OLD}\n",
+        f"=== docker-pkgs ===\ndocker-ce install ok installed {old}\ndocker-ce-cli install ok installed {old}\n"
+        f"=== ce-candidate ===\n{new}\n").replace(f"install ok installed {OLD}", f"install ok installed {old}")
+    ctx = context(inventory(4), probes)
+    phase = UpgradePhase()
+    assert phase.target(ctx, "pi4") == new and phase.needs(ctx, "pi4")
+    step = phase.plan(ctx, "pi4", "upgrade:pi4").steps[0]
+    assert step.description == "upgrade docker-ce docker-ce-cli"
+    assert "--only-upgrade --no-install-recommends docker-ce docker-ce-cli && systemctl restart docker" in step.command
+    probes["pi4"] = probes["pi4"].replace(old, new)
+    ctx = context(inventory(4), probes)
+    assert phase.plan(ctx, "pi4", "upgrade:pi4").reason == f"docker-ce {new} is the target"

@@ -77,6 +77,7 @@ sec dpkg-arch; dpkg --print-architecture 2>/dev/null
 sec docker-cli; command -v docker
 sec docker-pkgs; dpkg-query -W -f='${Package} ${Status} ${Version}\n' docker.io docker-cli docker-ce docker-ce-cli containerd.io 2>/dev/null
 sec cli-candidate; apt-cache policy docker-cli 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
+sec ce-candidate; apt-cache policy docker-ce 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
 sec daemon-json; head -c 65536 /etc/docker/daemon.json 2>/dev/null
 sec meminfo; awk '$1 == "MemTotal:" {print $2; exit}' /proc/meminfo 2>/dev/null
 sec boot-cmdline; for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do if [ -f "$f" ]; then echo "$f"; head -c 4096 "$f"; break; fi; done
@@ -226,6 +227,7 @@ class InstallFacts:
     docker_cli: bool = True  # a `docker` command exists
     packages: tuple[tuple[str, str], ...] = ()  # installed (name, version) of the docker packages
     cli_candidate: str = ""  # the release has a separate docker-cli package (trixie and later)
+    ce_candidate: str = ""  # the docker-ce version apt would install (Docker's repository)
     daemon_json: str = ""  # /etc/docker/daemon.json as it is, "" when absent
     mem_total_kb: int | None = None
     boot_cmdline_path: str = ""  # /boot/firmware/cmdline.txt or /boot/cmdline.txt, if any
@@ -523,6 +525,7 @@ def parse_install_facts(s: dict[str, str]) -> InstallFacts:
         docker_cli=bool(get("docker-cli")) if "docker-cli" in s else True,
         packages=parse_packages(get("docker-pkgs")),
         cli_candidate="" if get("cli-candidate") == "(none)" else get("cli-candidate"),
+        ce_candidate="" if get("ce-candidate") == "(none)" else get("ce-candidate"),
         daemon_json=get("daemon-json"),
         mem_total_kb=_int(get("meminfo")),
         boot_cmdline_path=boot[0].strip() if boot[0].startswith("/") else "",

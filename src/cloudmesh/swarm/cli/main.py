@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
             _add_host_options(sub, targeted=name in TARGETED)
         if name == "upgrade":
             sub.add_argument("--version", dest="engine_version", default="", metavar="V",
-                             help="docker.io version as apt names it (default: the newest apt offers)")
+                             help="engine version (docker.io or docker-ce) as apt names it (default: the newest apt offers)")
         if name == "backup":
             sub.add_argument("-o", "--output", metavar="FILE",
                              help="archive to write (default: swarm-CLUSTER-DATE.tar.gz here)")

@@ -1,7 +1,7 @@
 """Rolling Docker engine upgrade, one node at a time, so services keep running.
 
-Per node: drain it (on the leader) and wait until its tasks stopped, upgrade docker.io on
-it, then (on the leader, which may be a new one by then) wait until it is Ready again,
+Per node: drain it (on the leader) and wait until its tasks stopped, upgrade its engine
+(docker.io and docker-cli, or docker-ce and docker-ce-cli) on it, then (on the leader, which may be a new one by then) wait until it is Ready again,
 make it active and wait until services have their replicas back. Workers go first, the
 leader last. A node that does not come back Ready fails, and the runner stops there.
 """
@@ -22,13 +22,22 @@ WAIT_READY = 180  # seconds for an upgraded node to be Ready again
 
 @dataclass(frozen=True)
 class UpgradePhase(Phase):
-    version: str = ""  # an apt version of docker.io; empty: what apt offers now
+    version: str = ""  # an apt version of the engine package; empty: what apt offers now
     drained: set[str] = field(default_factory=set, compare=False)  # drained by this run
     upgraded: set[str] = field(default_factory=set, compare=False)  # brought back by this run
     title = "Upgrade Docker engine"
 
     def target(self, ctx: Context, host: str) -> str:
-        return self.version or ctx.facts[host].docker_candidate
+        facts = ctx.facts[host]
+        candidate = facts.install.ce_candidate if facts.install.engine == "docker-ce" else facts.docker_candidate
+        return self.version or candidate
+
+    @staticmethod
+    def packages(ctx: Context, host: str) -> list[str]:
+        """The engine package first, then its CLI where that is a package of its own."""
+        install = ctx.facts[host].install
+        names = ["docker-ce", "docker-ce-cli"] if install.engine == "docker-ce" else ["docker.io", "docker-cli"]
+        return [names[0]] + [name for name in names[1:] if install.package(name)]
 
     def needs(self, ctx: Context, host: str) -> bool:
         facts = ctx.facts.get(host)
@@ -62,9 +71,8 @@ class UpgradePhase(Phase):
         kind, _, node = stage.partition(":")
         if kind == "upgrade":
             if not self.needs(ctx, host):
-                return Plan.noop(f"docker.io {ctx.facts[host].docker_package} is the target")
-            names = ["docker.io"] + ["docker-cli"] * bool(ctx.facts[host].install.package("docker-cli"))
-            specs = [n + (f"={self.version}" if self.version else "") for n in names]
+                return Plan.noop(f"{self.packages(ctx, host)[0]} {ctx.facts[host].docker_package} is the target")
+            specs = [n + (f"={self.version}" if self.version else "") for n in self.packages(ctx, host)]
             spec = " ".join(shlex.quote(s) for s in specs)
             return Plan((Step(f"upgrade {spec}",
                               f"{WAIT_FOR_APT}{APT} install -y --only-upgrade --no-install-recommends "
