@@ -100,21 +100,27 @@ def written(host: str) -> int:
     return int(sh(host, "stat -c %Y /etc/docker/daemon.json"))
 
 
-def make_docker_ce_repo() -> str:
-    """On pi1: Debian's docker.io repacked as docker-ce, docker-ce-cli and containerd.io in a
-    Docker-style tree (dists/bookworm/stable/binary-amd64), Release signed here, served over http."""
+def make_docker_ce_repo() -> tuple[str, str]:
+    """On pi1: Debian's docker.io repacked as docker-ce and docker-ce-cli (two versions, so that
+    a pinned install can be upgraded) and containerd.io, in a Docker-style tree
+    (dists/bookworm/stable/binary-amd64), Release signed here, served over http."""
     version = sh("pi1", "dpkg-query -W -f '${Version}' docker.io").split("+")[0]
-    ce = f"5:{version}-1~debian.12~bookworm"
+    old, new = (f"5:{version}-{n}~debian.12~bookworm" for n in (1, 2))
     sh("pi1", f"""set -e; rm -rf /tmp/ce /opt/cms-ce-repo; mkdir -p /tmp/ce {ROOT}/pool/stable
 cd /tmp/ce; dpkg-deb -R /var/cache/apt/archives/docker.io_*.deb engine
 mkdir -p cli/DEBIAN cli/usr/bin; mv engine/usr/bin/docker cli/usr/bin/docker
-sed -i -e 's/^Package: .*/Package: docker-ce/' -e 's/^Version: .*/Version: {ce}/' -e '/^Conflicts:/d' engine/DEBIAN/control
-printf 'Package: docker-ce-cli\\nVersion: {ce}\\nArchitecture: amd64\\nMaintainer: test <t@example.org>\\nDepends: libc6\\nDescription: docker CLI (test repack)\\n' > cli/DEBIAN/control
+sed -i -e 's/^Package: .*/Package: docker-ce/' -e '/^Conflicts:/d' engine/DEBIAN/control
 mkdir -p ctr/DEBIAN
 printf 'Package: containerd.io\\nVersion: 1.7.27-1\\nArchitecture: amd64\\nMaintainer: test <t@example.org>\\nDepends: containerd\\nDescription: containerd (test repack)\\n' > ctr/DEBIAN/control
-for d in engine cli ctr; do dpkg-deb -Zgzip -z1 -b $d {ROOT}/pool/stable/$d.deb >/dev/null; done
+dpkg-deb -Zgzip -z1 -b ctr {ROOT}/pool/stable/ctr.deb >/dev/null
+for v in 1 2; do ce="5:{version}-$v~debian.12~bookworm"
+  sed -i "s/^Version: .*/Version: $ce/" engine/DEBIAN/control
+  printf 'Package: docker-ce-cli\\nVersion: %s\\nArchitecture: amd64\\nMaintainer: test <t@example.org>\\nDepends: libc6\\nDescription: docker CLI (test repack)\\n' "$ce" > cli/DEBIAN/control
+  dpkg-deb -Zgzip -z1 -b engine {ROOT}/pool/stable/engine$v.deb >/dev/null
+  dpkg-deb -Zgzip -z1 -b cli {ROOT}/pool/stable/cli$v.deb >/dev/null
+done
 mkdir -p {ROOT}/dists/bookworm/stable/binary-amd64; cd {ROOT}
-for d in engine cli ctr; do f=pool/stable/$d.deb; dpkg-deb -f $f; printf 'Filename: %s\\nSize: %s\\nSHA256: %s\\n\\n' $f $(stat -c %s $f) $(sha256sum $f | cut -d' ' -f1); done > dists/bookworm/stable/binary-amd64/Packages
+for f in pool/stable/*.deb; do dpkg-deb -f $f; printf 'Filename: %s\\nSize: %s\\nSHA256: %s\\n\\n' $f $(stat -c %s $f) $(sha256sum $f | cut -d' ' -f1); done > dists/bookworm/stable/binary-amd64/Packages
 cd dists/bookworm; p=stable/binary-amd64/Packages
 printf 'Origin: Docker\\nLabel: Docker CE\\nSuite: bookworm\\nCodename: bookworm\\nArchitectures: amd64\\nComponents: stable\\nDate: %s\\nSHA256:\\n %s %s %s\\n' "$(date -Ru)" $(sha256sum $p | cut -d' ' -f1) $(stat -c %s $p) $p > Release
 rm -rf /tmp/ce""")
@@ -132,20 +138,20 @@ rm -rf /tmp/ce""")
               f"{SERVER} --directory /opt/cms-ce-repo >/dev/null; "
               f"for i in $(seq 50); do python3 -c 'import urllib.request as u; "
               f"u.urlopen(\"{REPO_URL}/debian/gpg\")' 2>/dev/null && break; sleep 0.2; done")
-    return ce
+    return old, new
 
 
 def test_docker_ce_from_a_docker_style_repository(hosts: tuple[Path, Path]) -> None:
     _, two = hosts
-    ce = make_docker_ce_repo()
-    options = ("--engine", "docker-ce", "--engine-repo", REPO_URL)
+    ce, newer = make_docker_ce_repo()
+    options = ("--engine", "docker-ce", "--engine-repo", REPO_URL, "--engine-version", ce)
     shown = cms_swarm("install", "-i", str(two), *options, "--dry-run")
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert (f"curl -fsSL {REPO_URL}/debian/gpg -o /etc/apt/keyrings/docker.asc.tmp" in shown.stdout)
     assert (f"Types: deb\\nURIs: {REPO_URL}/debian\\nSuites: bookworm\\nComponents: stable\\n"
             "Architectures: amd64\\nSigned-By: /etc/apt/keyrings/docker.asc\\n' > "
             "/etc/apt/sources.list.d/docker.sources") in shown.stdout
-    assert "--no-install-recommends docker-ce docker-ce-cli containerd.io" in shown.stdout
+    assert f"--no-install-recommends docker-ce={ce} docker-ce-cli={ce} containerd.io" in shown.stdout
     assert sh("pi2", "find /etc/apt/sources.list.d /etc/apt/keyrings -type f 2>/dev/null; "
                      "command -v docker || true").split() == []  # the dry run changed nothing
 
@@ -163,3 +169,12 @@ def test_docker_ce_from_a_docker_style_repository(hosts: tuple[Path, Path]) -> N
     assert sh("pi2", "command -v docker").strip() == "/usr/bin/docker"
     again = cms_swarm("install", "-i", str(two), *options)
     assert again.returncode == 0 and "nothing changed" in again.stdout, again.stdout
+
+    # a swarm on docker-ce, then a rolling upgrade to what Docker's repository offers now
+    init = cms_swarm("init", "-i", str(two))
+    assert init.returncode == 0, init.stdout + init.stderr
+    done = cms_swarm("upgrade", "-i", str(two))
+    assert done.returncode == 0 and "pi2: upgrade docker-ce docker-ce-cli" in done.stdout, done.stdout + done.stderr
+    installed = sh("pi2", "dpkg-query -W -f '${Package} ${Version}\\n' docker-ce docker-ce-cli")
+    assert sorted(installed.split()) == sorted(["docker-ce", newer, "docker-ce-cli", newer])
+    assert sh("pi2", "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
