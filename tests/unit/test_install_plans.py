@@ -227,3 +227,23 @@ def test_check_warns_about_an_engine_without_its_command() -> None:
     assert problem.warning and "no docker command" in problem.message and "cms-swarm install" in problem.fix
     bare = context(inventory(1), {"pi1": probe()})
     assert check_docker_cli(bare, "pi1", bare.facts["pi1"]) == []
+
+
+def test_probe_install_sections_read_the_hosts_files(tmp_path: Path) -> None:
+    from .test_facts import run_probe_sections
+
+    firmware = tmp_path / "firmware-cmdline.txt"
+    firmware.write_text("console=serial0,115200 console=tty1 root=PARTUUID=3e247b30-02 rootwait cgroup_enable=memory\n")
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:         438360 kB\nMemFree:          123456 kB\n")
+    proc = tmp_path / "cmdline"
+    proc.write_text("coherent_pool=1M 8250.nr_uarts=0 console=ttyS0,115200 root=PARTUUID=3e247b30-02 rootwait\n")
+    out = run_probe_sections(["boot-cmdline", "meminfo", "proc-cmdline"], {
+        "/boot/firmware/cmdline.txt": firmware, "/boot/cmdline.txt": tmp_path / "absent",
+        "/proc/meminfo": meminfo, "/proc/cmdline": proc})
+    install = parse_facts(out).install
+    assert install.boot_cmdline_path == str(firmware) and "cgroup_enable=memory" in install.boot_cmdline.split()
+    assert install.mem_total_kb == 438360 and "cgroup_enable=memory" not in install.proc_cmdline
+    bare = run_probe_sections(["boot-cmdline"], {"/boot/firmware/cmdline.txt": tmp_path / "no1",
+                                                  "/boot/cmdline.txt": tmp_path / "no2"})
+    assert parse_facts(bare).install.boot_cmdline_path == ""  # a lab host or a PC: no cmdline.txt
