@@ -20,7 +20,7 @@ from cloudmesh.swarm.options import DOCKER_REPO
 COMMANDS = {
     "create": "all phases: check, install Docker, form the swarm, verify; then show status",
     "check": "preflight checks only (the prepare phase); changes nothing",
-    "install": "install and start the Docker engine (docker.io)",
+    "install": "install and start the Docker engine (docker.io; --engine docker-ce), logs rotated",
     "init": "form or complete the swarm: init, join managers, join workers, labels",
     "verify": "test the swarm: node health, a test service on every node, overlay, mesh",
     "status": "one table of nodes, plus hosts that are unreachable or not in the swarm",
