@@ -43,10 +43,23 @@ def test_install_on_a_bare_host_installs_starts_and_adds_the_user() -> None:
         "install docker.io (engine only, no recommends)",
         "enable and start the engine",
         "wait until the engine answers",
+        "install busybox-static (verify's test image, no registry needed)",
         "add pi to the docker group",
     ]
     assert "--no-install-recommends docker.io" in plan.steps[1].command
+    assert plan.steps[4].command.endswith("install -y --no-install-recommends busybox-static")
     assert all(step.sudo for step in plan.steps)
+
+
+def test_install_adds_busybox_static_beside_a_working_engine() -> None:
+    """Verify needs it on every node, also where Docker was there before us."""
+    text = probe(docker="26.1.5", groups="pi sudo docker").replace(
+        "=== busybox-static ===\ninstall ok installed\n", "=== busybox-static ===\n\n")
+    ctx = context(inventory(1), {"pi1": text})
+    assert not ctx.facts["pi1"].busybox_static
+    assert descriptions(InstallPhase().plan(ctx, "pi1", "all")) == [
+        "refresh package lists when older than a day",
+        "install busybox-static (verify's test image, no registry needed)"]
 
 
 def test_install_skips_a_working_engine_and_says_which() -> None:

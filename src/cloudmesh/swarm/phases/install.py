@@ -1,4 +1,5 @@
-"""Install: a working Docker engine on every host, enabled, the SSH user in `docker`."""
+"""Install: a working Docker engine on every host, enabled, the SSH user in `docker`, and
+busybox-static, from which verify makes its test image without a registry."""
 
 from __future__ import annotations
 
@@ -25,6 +26,13 @@ INSTALL_ENGINE = Step(
     f"{WAIT_FOR_APT}{APT} install -y --no-install-recommends docker.io",
     sudo=True,
     timeout=900,
+)
+# Verify makes its test image from it on each node, so no registry is needed (about 1 MB).
+INSTALL_BUSYBOX = Step(
+    "install busybox-static (verify's test image, no registry needed)",
+    f"{WAIT_FOR_APT}{APT} install -y --no-install-recommends busybox-static",
+    sudo=True,
+    timeout=600,
 )
 # Debian's postinst usually enables and starts it already; `enable` alone costs a daemon-reload.
 FINISH_DPKG = Step(
@@ -58,6 +66,8 @@ class InstallPhase(Phase):
             steps.append(START_ENGINE)
         if steps or not facts.docker_version:
             steps.append(WAIT_ENGINE)
+        if not facts.busybox_static:
+            steps += [REFRESH_LISTS, INSTALL_BUSYBOX][1 if REFRESH_LISTS in steps else 0:]
         user = ctx.inventory.user_of(ctx.spec(host))
         if user != "root" and "docker" not in facts.groups:
             steps.append(Step(f"add {user} to the docker group",
