@@ -26,6 +26,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up.add_argument("--arch", default="amd64", metavar="ARCH",
                     help="architecture of new hosts: amd64 (default) or arm64 (qemu-user: "
                     "no containers run, see docs/lab.md)")
+    up.add_argument("--offline", action="store_true",
+                    help="air-gapped hosts: their only route out is the apt mirror")
     up.add_argument("--hosts", metavar="SPEC", help="per-host kinds, e.g. "
                     "'pi[1-2]:bookworm,pi3:trixie:arm64' (unnamed hosts: --os, --arch)")
     verbs.add_parser("down", help="remove the lab's hosts, volumes, network and files")
@@ -66,7 +68,7 @@ def _run(args: argparse.Namespace) -> int:
         kinds = parse_hosts_spec(args.hosts, default) if args.hosts else {}
         count = args.count if args.count is not None else max(kinds, default=3)
         path = lab.up(count, say=lambda text: print(text, file=sys.stderr), default=default,
-                      kinds=kinds)
+                      kinds=kinds, offline=args.offline)
         print(path)
         return 0
     if args.lab_command == "down":

@@ -8,7 +8,6 @@ rights). Debian's qemu-user-static registers `PF`; we re-register with `OCPF` wh
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 

@@ -136,7 +136,7 @@ class Lab:
     # -- up ---------------------------------------------------------------------------------
 
     def up(self, count: int, say: Callable[[str], None] = print, default: Kind = Kind(),
-           kinds: dict[int, Kind] | None = None) -> Path:
+           kinds: dict[int, Kind] | None = None, offline: bool = False) -> Path:
         """Start hosts pi1..piN (booting any that are missing), write the inventory; its path.
 
         A new host is of kind `kinds[K]`, else `default`; a running host keeps its kind, and
@@ -173,6 +173,9 @@ class Lab:
         keys = self._wait_for_ssh(indexes, BOOT_TIMEOUT_EMULATED if emulated else BOOT_TIMEOUT)
         if booting:
             say(f"booted {len(booting)} lab host(s) in {time.monotonic() - started:.1f} s")
+        if offline:
+            self._cut_off(indexes)
+            say(f"offline: the hosts' only route out is the apt mirror {image.MIRROR_HOST}")
         extra = sorted(h.name for h in self.hosts() if int(h.name[2:]) > count)
         if extra:
             say(f"note: {', '.join(extra)} also run in this lab (not in the inventory); "
@@ -281,6 +284,27 @@ class Lab:
                                    f"{self.container_name(int(late[0][2:]))}")
                 time.sleep(0.25)
         return keys
+
+    def _cut_off(self, indexes: range) -> None:
+        """Leave each host one route out, to the apt mirror (pinned in /etc/hosts): an
+        air-gapped site with a local mirror. No registry or other address is reachable."""
+        try:
+            found = socket.getaddrinfo(image.MIRROR_HOST, 80, socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as error:
+            raise LabError(f"--offline: cannot resolve {image.MIRROR_HOST}: {error}") from None
+        mirrors = sorted({str(info[4][0]) for info in found})
+        script = ("gw=$(ip route show default | awk '{print $3; exit}'); "
+                  "[ -n \"$gw\" ] || gw=$(cat /run/cms-lab-gateway); echo \"$gw\" > /run/cms-lab-gateway; "
+                  + "".join(f"ip route replace {ip}/32 via \"$gw\"; " for ip in mirrors)
+                  + "ip route del default 2>/dev/null; "
+                  f"grep -q ' {image.MIRROR_HOST}$' /etc/hosts || "
+                  f"echo '{mirrors[0]} {image.MIRROR_HOST}' >> /etc/hosts")
+        for index in indexes:
+            container = self.client.containers.get(self.container_name(index))
+            result = container.exec_run(["sh", "-c", script])
+            if result.exit_code != 0:
+                raise LabError(f"pi{index}: --offline failed: "
+                               f"{result.output.decode(errors='replace').strip()[-200:]}")
 
     def _host_key(self, index: int) -> str:
         container = self.client.containers.get(self.container_name(index))

@@ -25,7 +25,8 @@ from cloudmesh.swarm.errors import SwarmError, UsageError
 RECIPE = "4"  # bump when the recipe below changes: cached images with another value are rebuilt
 REPOSITORY = "cms-swarm-lab"
 LABEL = "cloudmesh.swarm.lab.recipe"
-MIRROR = "http://deb.debian.org/debian"
+MIRROR_HOST = "deb.debian.org"
+MIRROR = f"http://{MIRROR_HOST}/debian"
 RELEASES = ("bookworm", "trixie")
 ARCHES = ("amd64", "arm64")
 PACKAGES = ("systemd", "systemd-sysv", "dbus", "openssh-server", "sudo", "python3",
@@ -62,7 +63,7 @@ def files(kind: Kind) -> dict[str, tuple[str, int]]:
         "etc/apt/sources.list": (
             f"deb {MIRROR} {kind.release} main\n"
             f"deb {MIRROR} {kind.release}-updates main\n"
-            f"deb http://deb.debian.org/debian-security {security} main\n", 0o644),
+            f"deb http://{MIRROR_HOST}/debian-security {security} main\n", 0o644),
         # Host keys are made at first boot, so every lab host has its own (like a fresh Pi).
         "etc/systemd/system/lab-hostkeys.service": (
             "[Unit]\nDescription=Generate SSH host keys on first boot\n"

@@ -64,16 +64,18 @@ def test_image(ctx: Context) -> str:
     return ctx.options.test_image or OWN_IMAGE
 
 
-# Made from the host's static busybox: one layer of /bin/busybox, its applet links, /tmp, /www.
-BUILD_OWN_IMAGE = (
-    f"docker image inspect {OWN_IMAGE} >/dev/null 2>&1 && exit 0; "
-    "dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' "
-    "|| { echo 'busybox-static is not installed: run cms-swarm install' >&2; exit 1; }; "
-    'set -e; d=$(mktemp -d); trap \'rm -rf "$d"\' EXIT; '
-    'mkdir -p "$d/bin" "$d/tmp" "$d/www"; chmod 1777 "$d/tmp"; cp /bin/busybox "$d/bin/"; '
-    f'for a in {APPLETS}; do ln -s busybox "$d/bin/$a"; done; '
-    'tar -C "$d" -c . | docker import -q -c \'ENV PATH=/bin\' -c \'CMD ["sh"]\' '
-    f"-c 'LABEL cloudmesh.swarm.verify=1' - {OWN_IMAGE} >/dev/null")
+def build_image_command(tag: str = OWN_IMAGE) -> str:
+    """Make image `tag` from the host's static busybox (one layer: /bin/busybox, its applet
+    links, /tmp, /www), unless it exists; for the host's own architecture, no registry."""
+    return (
+        f"docker image inspect {tag} >/dev/null 2>&1 && exit 0; "
+        "dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' "
+        "|| { echo 'busybox-static is not installed: run cms-swarm install' >&2; exit 1; }; "
+        'set -e; d=$(mktemp -d); trap \'rm -rf "$d"\' EXIT; '
+        'mkdir -p "$d/bin" "$d/tmp" "$d/www"; chmod 1777 "$d/tmp"; cp /bin/busybox "$d/bin/"; '
+        f'for a in {APPLETS}; do ln -s busybox "$d/bin/$a"; done; '
+        'tar -C "$d" -c . | docker import -q -c \'ENV PATH=/bin\' -c \'CMD ["sh"]\' '
+        f"-c 'LABEL cloudmesh.swarm.verify=1' - {tag} >/dev/null")
 
 
 def image_steps(ctx: Context) -> list[Step]:
@@ -81,7 +83,7 @@ def image_steps(ctx: Context) -> list[Step]:
     if ctx.options.test_image:
         return []
     return [Step("make the test image from this host's busybox-static (no registry)",
-                 BUILD_OWN_IMAGE, sudo=True, timeout=120)]
+                 build_image_command(), sudo=True, timeout=120)]
 
 
 def node_cleanup_command() -> str:
