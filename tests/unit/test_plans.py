@@ -11,7 +11,7 @@ from cloudmesh.swarm.phases import Context
 from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.install import InstallPhase
 from cloudmesh.swarm.phases.reset import ResetPhase
-from cloudmesh.swarm.phases.verify import setup_steps
+from cloudmesh.swarm.phases.verify import OWN_IMAGE, image_steps, setup_steps
 from cloudmesh.swarm.plan import Secret
 
 from .probes import node_row, probe, swarm_info
@@ -180,6 +180,21 @@ def test_verify_uses_host_mode_and_adds_the_mesh_only_with_ipvs() -> None:
     for name in ctx.facts:
         ctx.facts[name] = parse_facts(probe(name, ipvs="yes"))
     assert any("cms-swarm-verify-mesh" in s.command and "create" in s.command for s in setup_steps(ctx))
+
+
+def test_verify_brings_its_own_image_unless_one_is_named() -> None:
+    """No registry by default: each node makes the image from busybox-static; --test-image
+    names a registry image instead, and then nothing is made or removed."""
+    ctx = converged()
+    [bring] = image_steps(ctx)
+    assert bring.command.startswith(f"docker image inspect {OWN_IMAGE} >/dev/null 2>&1 && exit 0;")
+    assert "busybox-static is not installed" in bring.command and "docker import" in bring.command
+    service = next(s for s in setup_steps(ctx) if "--mode global" in s.command)
+    assert f" {OWN_IMAGE} sh -c " in service.command
+    named = context(inventory(3), {n: probe(n) for n in ("pi1", "pi2", "pi3")},
+                    test_image="registry.local/busybox:1.36")
+    assert image_steps(named) == []
+    assert any(" registry.local/busybox:1.36 sh -c " in s.command for s in setup_steps(named))
 
 
 def test_an_interrupted_dpkg_run_is_finished_before_installing() -> None:
