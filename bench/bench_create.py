@@ -5,7 +5,8 @@ floor:  plain parallel `apt-get update && apt-get install --no-install-recommend
 create: `cms-swarm create` on N other fresh hosts (check, install, swarm, verify, status)
 no-op:  `cms-swarm create` again (nothing to change), with and without --skip-verify
 
-Usage: python bench/bench_create.py [N=3] [--runs R]   (needs what scripts/setup-host.sh sets up)
+Usage: python bench/bench_create.py [N=3] [--runs R] [--os bookworm|trixie]
+(needs what scripts/setup-host.sh sets up; each release has its own section of results.md)
 """
 
 from __future__ import annotations
@@ -36,17 +37,21 @@ def cli(*args: str, check: bool = True) -> tuple[float, subprocess.CompletedProc
     return seconds, done
 
 
-def fresh_lab(count: int) -> Path:
+def fresh_lab(count: int, release: str) -> Path:
     cli("lab", "down", *LAB)
-    _, done = cli("lab", "up", str(count), *LAB)
+    _, done = cli("lab", "up", str(count), "--os", release, *LAB)
     return Path(done.stdout.strip().splitlines()[-1])
 
 
-def floor(inventory: Path, count: int) -> float:
+# What gives a working `docker` at best: on trixie docker.io only recommends docker-cli.
+FLOOR_PACKAGES = {"bookworm": "docker.io", "trixie": "docker.io docker-cli"}
+
+
+def floor(inventory: Path, count: int, release: str) -> float:
     """Parallel apt over plain ssh, one process per host; seconds until the last finishes."""
     directory = inventory.parent
     install = ("sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install "
-               "-y -qq --no-install-recommends docker.io >/dev/null")
+               f"-y -qq --no-install-recommends {FLOOR_PACKAGES[release]} >/dev/null")
     started = time.perf_counter()
     procs = [subprocess.Popen(
         ["ssh", "-i", str(directory / "id_ed25519"), "-o", "IdentitiesOnly=yes",
@@ -63,6 +68,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("count", nargs="?", type=int, default=3)
     parser.add_argument("--runs", type=int, default=1, help="fresh-host rounds (median reported)")
+    parser.add_argument("--os", default="bookworm", choices=sorted(FLOOR_PACKAGES),
+                        help="release of the lab hosts")
     parser.add_argument("-o", "--output", default=str(HERE / "results.md"))
     args = parser.parse_args()
     os.environ["CMS_SWARM_HOME"] = tempfile.mkdtemp(prefix="cms-swarm-bench-")
@@ -70,9 +77,9 @@ def main() -> None:
                                     ("floor", "create", "noop", "noop_skip_verify", "status")}
     try:
         for round_ in range(args.runs):
-            inventory = fresh_lab(args.count)
-            rows["floor"].append(floor(inventory, args.count))
-            inventory = fresh_lab(args.count)
+            inventory = fresh_lab(args.count, args.os)
+            rows["floor"].append(floor(inventory, args.count, args.os))
+            inventory = fresh_lab(args.count, args.os)
             rows["create"].append(cli("create", "-i", str(inventory), "-q")[0])
             rows["noop"].append(cli("create", "-i", str(inventory), "-q")[0])
             rows["noop_skip_verify"].append(cli("create", "-i", str(inventory), "-q",
@@ -85,31 +92,30 @@ def main() -> None:
     write(args, {k: statistics.median(v) for k, v in rows.items()})
 
 
-BEGIN, END = "<!-- bench_create: begin -->", "<!-- bench_create: end -->"
-
-
 def write(args: argparse.Namespace, t: dict[str, float]) -> None:
-    """Replace this script's section of results.md (other benchmarks keep theirs)."""
+    """Replace this script's section of results.md for this release (others keep theirs)."""
+    tag = "bench_create" if args.os == "bookworm" else f"bench_create {args.os}"
+    begin, end = f"<!-- {tag}: begin -->", f"<!-- {tag}: end -->"
     engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
                             capture_output=True, text=True).stdout.strip()
-    section = f"""{BEGIN}
-## create vs. the floor ({args.count} fresh lab hosts)
+    section = f"""{begin}
+## create vs. the floor ({args.count} fresh {args.os} lab hosts)
 
-Written by `python bench/bench_create.py {args.count} --runs {args.runs}` on
+Written by `python bench/bench_create.py {args.count} --runs {args.runs} --os {args.os}` on
 {time.strftime('%Y-%m-%d %H:%M')} ({os.cpu_count()} cores, engine {engine}); medians of
 {args.runs} round(s). Each round uses new, fresh lab hosts for the floor and for create.
 
 | what | seconds | ratio |
 |---|---:|---:|
-| floor: parallel `apt-get update && apt-get install docker.io` over ssh | {t['floor']:.2f} | 1.00 |
+| floor: parallel `apt-get update && apt-get install {FLOOR_PACKAGES[args.os]}` over ssh | {t['floor']:.2f} | 1.00 |
 | `create` on fresh hosts (check, install, swarm, verify, status) | {t['create']:.2f} | {t['create'] / t['floor']:.2f} x floor |
 | `create` again, nothing to change | {t['noop']:.2f} | |
 | `create --skip-verify` again, nothing to change | {t['noop_skip_verify']:.2f} | |
 | `status` | {t['status']:.2f} | |
 
 Aim: create within 1.2x of the floor, no-op re-run <= 1 s.
-{END}"""
-    write_section(Path(args.output), BEGIN, END, section)
+{end}"""
+    write_section(Path(args.output), begin, end, section)
     print(section)
 
 

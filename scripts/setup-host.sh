@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Make this Debian machine able to run the lab, as root: Docker engine, debootstrap (lab image),
-# busybox-static (the offline test image), a running dockerd, and enough inotify instances for
-# many systemd hosts. Idempotent: every step is skipped when already done.
+# Make this Debian machine able to run the lab, as root: Docker engine, debootstrap (lab images),
+# qemu-user-static (arm64 lab hosts), a running dockerd, and enough inotify instances for many
+# systemd hosts. Idempotent: every step is skipped when already done.
 set -euo pipefail
 
 need=()
 command -v dockerd >/dev/null || need+=(docker.io)
 command -v debootstrap >/dev/null || need+=(debootstrap)
-[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || need+=(busybox-static)
+[ -e /usr/share/binfmts/qemu-aarch64 ] || need+=(qemu-user-static)
 command -v ssh >/dev/null || need+=(openssh-client)
 # `image` commands: mtools edits the FAT boot partition, e2fsprogs reads/shrinks ext4, xz
 # compresses captures; dosfstools (fsck.fat) checks FAT in the tests.
@@ -32,6 +32,11 @@ if ! docker info >/dev/null 2>&1; then
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
     docker info >/dev/null 2>&1 || { echo "setup-host: dockerd did not start, see /var/log/dockerd.log" >&2; exit 1; }
 fi
+
+# arm64 lab hosts run under qemu-user: its binfmt handlers need binfmt_misc mounted (`lab up`
+# registers the handler with the flags it needs).
+[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+    || echo "setup-host: could not mount binfmt_misc (arm64 lab hosts will not run)" >&2
 
 # Past ~16 systemd containers boot fails with the default of 128 inotify instances.
 if [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 1024 ]; then

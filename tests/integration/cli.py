@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 CMS_SWARM = str(Path(sys.executable).with_name("cms-swarm"))
@@ -19,3 +21,11 @@ def cms_swarm(*args: str, timeout: float = 900, env: dict[str, str] | None = Non
                           stdin=None if stdin is not None else subprocess.DEVNULL)
     OUTPUTS.append(done.stdout + done.stderr)
     return done
+
+
+def eventually(what: str, check: Callable[[], bool], seconds: float = 90) -> None:
+    """Poll `check` every 0.5 s until it holds; fail after `seconds`, naming `what`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, f"gave up waiting for {what} after {seconds:.0f} s"
+        time.sleep(0.5)

@@ -22,6 +22,19 @@ LAB = f"test{NET}" if NET else "test"
 SUBNET = f"10.77.{200 + NET}.0/24"
 LAB_ARGS = ("--name", LAB, "--subnet", SUBNET)
 Exec = Callable[[str, str], tuple[int, str]]
+# Test workloads use an image made on the hosts like verify's own (no registry, nothing
+# pre-loaded), under another tag so that verify's clean-up never takes it away.
+WORKLOAD = "cms-swarm-test:busybox"
+
+
+def workload(lab_exec: Exec, hosts: tuple[str, ...] = ("pi1", "pi2", "pi3")) -> str:
+    """Make the test workload image on `hosts` (after install); its tag."""
+    from cloudmesh.swarm.phases.verify import build_image_command
+
+    for host in hosts:
+        rc, out = lab_exec(host, build_image_command(WORKLOAD))
+        assert rc == 0, f"{host}: {out}"
+    return WORKLOAD
 
 
 def address(index: int) -> str:
@@ -43,9 +56,10 @@ def swarm_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def lab_inventory(swarm_home: Path) -> Iterator[Path]:
-    """Path of the inventory `lab up 3` wrote for three fresh hosts pi1..pi3."""
+    """Path of the inventory `lab up 3` wrote for three fresh hosts pi1..pi3: air-gapped, their
+    only route out the apt mirror, so every test shows that nothing needs a registry."""
     cms_swarm("lab", "down", *LAB_ARGS, timeout=120)  # leftovers of an interrupted run
-    done = cms_swarm("lab", "up", "3", *LAB_ARGS, timeout=600)
+    done = cms_swarm("lab", "up", "3", "--offline", *LAB_ARGS, timeout=600)
     assert done.returncode == 0, f"lab up failed: {done.stderr}"
     path = Path(done.stdout.strip().splitlines()[-1])
     assert path.is_file() and path.is_relative_to(swarm_home)

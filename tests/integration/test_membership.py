@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from .cli import cms_swarm
-from .conftest import LAB, LAB_ARGS, Exec, address
+from .conftest import LAB, LAB_ARGS, Exec, address, workload
 
 pytestmark = pytest.mark.integration
 
@@ -49,8 +49,10 @@ def test_add_drain_label_remove(three_host_inventory: Path, lab_exec: Exec) -> N
     again = cms_swarm("add", f"pi4={address(4)}", "-i", inv, "--role", "worker")
     assert again.returncode == 0 and "nothing changed" in again.stdout
 
+    image = workload(lab_exec, ("pi1", "pi2", "pi3", "pi4"))
+
     rc, out = lab_exec("pi1", "docker service create -q --detach --name web --replicas 4 "
-                       "--no-resolve-image busybox sleep 100000")
+                       f"--no-resolve-image {image} sleep 100000")
     assert rc == 0, out
     try:
         for _ in range(120):

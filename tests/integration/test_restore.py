@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 
 from .cli import cms_swarm
-from .conftest import LAB_ARGS, Exec, address
+from .conftest import LAB_ARGS, Exec, address, workload
 
 pytestmark = pytest.mark.integration
 
 
 def test_backup_then_restore_on_a_fresh_host(lab_inventory: Path, lab_exec: Exec, tmp_path: Path) -> None:
+    image = workload(lab_exec)
     rc, out = lab_exec("pi1", "printf hello-secret | docker secret create s1 - >/dev/null && "
                        "docker service create -q --detach --name keep --secret s1 --replicas 1 "
-                       "--no-resolve-image busybox sleep 100000 >/dev/null")
+                       f"--no-resolve-image {image} sleep 100000 >/dev/null")
     assert rc == 0, out
     archive = tmp_path / "swarm.tar.gz"
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .cli import cms_swarm
-from .conftest import LAB, Exec
+from .conftest import LAB, Exec, workload
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +46,9 @@ def make_newer_package(lab_exec: Exec) -> str:
 
 
 def test_rolling_upgrade_node_by_node_leader_last(lab_inventory: Path, lab_exec: Exec) -> None:
+    image = workload(lab_exec)
     rc, out = lab_exec("pi1", "docker service create -q --detach --name roll --replicas 3 "
-                       "--no-resolve-image busybox sleep 100000")
+                       f"--no-resolve-image {image} sleep 100000")
     assert rc == 0, out
     try:
         newer = make_newer_package(lab_exec)

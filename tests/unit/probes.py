@@ -47,6 +47,7 @@ def probe(
         "python3": "/usr/bin/python3",
         "user": f"pi\n{groups}",
         "apt": "/usr/bin/apt-get",
+        "busybox-static": "install ok installed" if docker else "",
         "docker-pkg": f"install ok installed {docker}" if docker else "",
         "docker-active": "active" if active else "inactive",
         "docker-enabled": "enabled" if docker else "",

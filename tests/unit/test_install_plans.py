@@ -121,10 +121,11 @@ def test_docker_ce_dry_run_shows_the_exact_commands() -> None:
     text = "\n".join(shown)
     assert "curl -fsSL http://10.77.154.11:8080/linux/debian/gpg -o /etc/apt/keyrings/docker.asc.tmp" in text
     assert "> /etc/apt/sources.list.d/docker.sources" in text
-    assert shown[-5].endswith("apt-get -q -o DPkg::Lock::Timeout=300 update")
-    assert shown[-4].endswith("--no-install-recommends docker-ce=5:28.0.4-1~debian.13~trixie "
-                              "docker-ce-cli=5:28.0.4-1~debian.13~trixie containerd.io")
-    assert [s for s in shown if "docker.sources" in s] == [shown[-6]]  # one sources entry
+    at = next(i for i, s in enumerate(shown) if "docker.sources" in s)
+    assert shown[at + 1].endswith("apt-get -q -o DPkg::Lock::Timeout=300 update")
+    assert shown[at + 2].endswith("--no-install-recommends docker-ce=5:28.0.4-1~debian.13~trixie "
+                                  "docker-ce-cli=5:28.0.4-1~debian.13~trixie containerd.io")
+    assert [s for s in shown if "docker.sources" in s] == [shown[at]]  # one sources entry
 
 
 def test_docker_ce_over_docker_io_is_refused_with_the_fix() -> None:

@@ -1,10 +1,10 @@
-"""Lab pieces that need no engine: the offline test image archive, keys tar, names, inotify."""
+"""Lab pieces that need no engine: kinds, host specs, binfmt, keys tar, names, inotify."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
@@ -12,29 +12,91 @@ import pytest
 
 from cloudmesh.swarm.cli.main import main
 from cloudmesh.swarm.errors import UsageError
-from cloudmesh.swarm.lab import hosts, testimage
-from cloudmesh.swarm.lab.image import LabError
+from cloudmesh.swarm.lab import binfmt, hosts, image
+from cloudmesh.swarm.lab.image import Kind, LabError
 
 
-def test_test_image_is_a_loadable_docker_save_archive(tmp_path: Path) -> None:
-    busybox = tmp_path / "busybox"
-    busybox.write_bytes(b"\x7fELF not really busybox")
-    data = testimage.build(busybox)
-    assert data == testimage.build(busybox)  # same bytes every time
-    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-        manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
-        assert manifest[0]["RepoTags"] == ["busybox:latest"]
-        config_name = manifest[0]["Config"]
-        config_bytes = archive.extractfile(config_name).read()  # type: ignore[union-attr]
-        assert config_name == hashlib.sha256(config_bytes).hexdigest() + ".json"
-        layer = archive.extractfile(manifest[0]["Layers"][0]).read()  # type: ignore[union-attr]
-    config = json.loads(config_bytes)
-    assert config["rootfs"]["diff_ids"] == ["sha256:" + hashlib.sha256(layer).hexdigest()]
-    with tarfile.open(fileobj=io.BytesIO(layer)) as root:
-        members = {m.name: m for m in root.getmembers()}
-    assert members["bin/busybox"].mode == 0o755
-    assert root is not None and members["bin/httpd"].issym() and members["bin/httpd"].linkname == "busybox"
-    assert {"bin/sh", "bin/nc", "tmp", "www"} <= set(members)
+def test_kinds_name_their_image_and_refuse_unknown_values() -> None:
+    assert Kind().image == f"cms-swarm-lab:bookworm-amd64-r{image.RECIPE}"
+    assert str(Kind("trixie", "arm64")) == "trixie/arm64"
+    with pytest.raises(UsageError, match="--os 'buster'"):
+        Kind("buster")
+    with pytest.raises(UsageError, match="--arch 'armhf'"):
+        Kind("bookworm", "armhf")
+
+
+def test_host_image_has_nothing_a_fresh_card_lacks() -> None:
+    """No container image, no test-image loader: only an emulated host gets a lab-only file."""
+    native = image.files(Kind("bookworm", image.host_arch()))
+    assert not any("docker" in path or "testimage" in path for path in native)
+    assert not any("docker" in link for link in image.LINKS)
+    foreign = image.files(Kind("trixie", "arm64" if image.host_arch() == "amd64" else "amd64"))
+    assert json.loads(foreign["etc/docker/daemon.json"][0]) == {"iptables": False}
+    assert "trixie-security" in foreign["etc/apt/sources.list"][0]
+
+
+def test_hosts_spec_gives_each_host_its_kind() -> None:
+    kinds = hosts.parse_hosts_spec("pi[1-2]:bookworm,pi3:arm64:trixie,pi4", Kind("trixie"))
+    assert kinds == {1: Kind(), 2: Kind(), 3: Kind("trixie", "arm64"), 4: Kind("trixie")}
+    assert hosts.parse_hosts_spec("pi[1,3]:arm64") == {1: Kind(arch="arm64"), 3: Kind(arch="arm64")}
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("pi1:jessie", "'jessie' is neither a release"),
+    ("node1", "named pi1, pi2"),
+    ("pi0", "named pi1, pi2"),
+    ("pi[1-", "not a host list"),
+])
+def test_hosts_spec_refuses_bad_items(spec: str, message: str) -> None:
+    with pytest.raises(UsageError, match=re.escape(message)):
+        hosts.parse_hosts_spec(spec)
+
+
+def test_lab_up_refuses_a_spec_beyond_n_before_touching_docker(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lab", "up", "2", "--hosts", "pi3:trixie", "--name", "never"]) == 2
+    assert "--hosts names pi3, beyond N=2" in capsys.readouterr().err
+
+
+DEFINITION = """package qemu-user-static
+interpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P
+magic \\x7f\\x45\\x4c\\x46
+offset 0
+mask \\xff\\xff\\xff\\xff
+credentials no
+fix_binary yes
+"""
+
+
+def test_binfmt_register_line_keeps_magic_and_asks_for_fix_and_credentials() -> None:
+    line = binfmt.register_line("qemu-aarch64", DEFINITION)
+    assert line == ("\\x7f\\x45\\x4c\\x46".join([":qemu-aarch64:M:0:", ":"])
+                    + "\\xff\\xff\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OCPF")
+    assert binfmt.flags_of("enabled\ninterpreter /x\nflags: PF\n") == "PF"
+    with pytest.raises(LabError, match="no magic line"):
+        binfmt.register_line("qemu-aarch64", "interpreter /x\n")
+
+
+def test_binfmt_reregisters_a_handler_without_the_c_flag(tmp_path: Path) -> None:
+    root, definitions = tmp_path / "binfmt_misc", tmp_path / "binfmts"
+    root.mkdir()
+    definitions.mkdir()
+    (root / "register").write_text("")
+    (root / "qemu-aarch64").write_text("enabled\ninterpreter /x\nflags: PF\n")
+    (definitions / "qemu-aarch64").write_text(DEFINITION)
+    binfmt.ensure("arm64", root, definitions)
+    assert (root / "qemu-aarch64").read_text() == "-1"  # removed first
+    assert (root / "register").read_text().endswith(":OCPF")
+    (root / "register").write_text("")
+    (root / "qemu-aarch64").write_text("enabled\nflags: POCF\n")
+    binfmt.ensure("arm64", root, definitions)
+    assert (root / "register").read_text() == ""  # already right: left alone
+
+
+def test_binfmt_without_qemu_says_what_to_install(tmp_path: Path) -> None:
+    with pytest.raises(LabError, match="apt-get install qemu-user-static"):
+        binfmt.ensure("arm64", tmp_path, tmp_path)
+    with pytest.raises(LabError, match="architecture ppc64el cannot run"):
+        binfmt.ensure("ppc64el", tmp_path, tmp_path)
 
 
 def test_authorized_keys_tar_belongs_to_pi_and_is_private() -> None:

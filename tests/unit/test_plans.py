@@ -11,7 +11,7 @@ from cloudmesh.swarm.phases import Context
 from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.install import LOG_ROTATION, REFRESH_LISTS, InstallPhase
 from cloudmesh.swarm.phases.reset import ResetPhase
-from cloudmesh.swarm.phases.verify import setup_steps
+from cloudmesh.swarm.phases.verify import OWN_IMAGE, image_steps, setup_steps
 from cloudmesh.swarm.plan import Secret
 
 from .probes import node_row, probe, swarm_info
@@ -43,10 +43,23 @@ def test_install_on_a_bare_host_installs_starts_and_adds_the_user() -> None:
         "install docker.io (engine only, no recommends)",
         "enable and start the engine",
         "wait until the engine answers",
+        "install busybox-static (verify's test image, no registry needed)",
         "add pi to the docker group",
     ]
     assert "--no-install-recommends docker.io" in plan.steps[2].command
+    assert plan.steps[5].command.endswith("install -y --no-install-recommends busybox-static")
     assert all(step.sudo for step in plan.steps)
+
+
+def test_install_adds_busybox_static_beside_a_working_engine() -> None:
+    """Verify needs it on every node, also where Docker was there before us."""
+    text = probe(docker="26.1.5", groups="pi sudo docker").replace(
+        "=== busybox-static ===\ninstall ok installed\n", "=== busybox-static ===\n\n")
+    ctx = context(inventory(1), {"pi1": text})
+    assert not ctx.facts["pi1"].busybox_static
+    assert descriptions(InstallPhase().plan(ctx, "pi1", "all")) == [
+        "refresh package lists when older than a day",
+        "install busybox-static (verify's test image, no registry needed)"]
 
 
 def test_install_skips_a_working_engine_and_says_which() -> None:
@@ -167,6 +180,21 @@ def test_verify_uses_host_mode_and_adds_the_mesh_only_with_ipvs() -> None:
     for name in ctx.facts:
         ctx.facts[name] = parse_facts(probe(name, ipvs="yes"))
     assert any("cms-swarm-verify-mesh" in s.command and "create" in s.command for s in setup_steps(ctx))
+
+
+def test_verify_brings_its_own_image_unless_one_is_named() -> None:
+    """No registry by default: each node makes the image from busybox-static; --test-image
+    names a registry image instead, and then nothing is made or removed."""
+    ctx = converged()
+    [bring] = image_steps(ctx)
+    assert bring.command.startswith(f"docker image inspect {OWN_IMAGE} >/dev/null 2>&1 && exit 0;")
+    assert "busybox-static is not installed" in bring.command and "docker import" in bring.command
+    service = next(s for s in setup_steps(ctx) if "--mode global" in s.command)
+    assert f" {OWN_IMAGE} sh -c " in service.command
+    named = context(inventory(3), {n: probe(n) for n in ("pi1", "pi2", "pi3")},
+                    test_image="registry.local/busybox:1.36")
+    assert image_steps(named) == []
+    assert any(" registry.local/busybox:1.36 sh -c " in s.command for s in setup_steps(named))
 
 
 def test_an_interrupted_dpkg_run_is_finished_before_installing() -> None:

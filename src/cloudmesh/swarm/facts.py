@@ -49,6 +49,7 @@ sec apt; command -v apt-get
 sec apt-candidate; apt-cache policy docker.io 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
 sec apt-lists-fresh; find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1
 sec dpkg-interrupted; ls /var/lib/dpkg/updates 2>/dev/null | head -n 1
+sec busybox-static; dpkg-query -W -f='${Status}\n' busybox-static 2>/dev/null
 sec docker-pkg; dpkg-query -W -f='${Status} ${Version}\n' docker.io docker-ce 2>/dev/null
 sec docker-active; systemctl is-active docker 2>/dev/null
 sec docker-enabled; systemctl is-enabled docker 2>/dev/null
@@ -298,6 +299,7 @@ class HostFacts:
     dpkg_interrupted: bool = False  # a dpkg run was cut off (power, a killed install)
     docker_candidate: str = ""  # the docker.io version apt would install now
     apt_lists_fresh: bool = False  # package lists younger than a day
+    busybox_static: bool = False  # verify makes its test image from it (no registry needed)
     install: InstallFacts = field(default_factory=lambda: InstallFacts())
     health: PiHealth = field(default_factory=lambda: PiHealth())
 
@@ -510,6 +512,7 @@ def parse_facts(output: str) -> HostFacts:
         dpkg_interrupted=bool(get("dpkg-interrupted")),
         docker_candidate="" if get("apt-candidate") == "(none)" else get("apt-candidate"),
         apt_lists_fresh=bool(get("apt-lists-fresh")),
+        busybox_static=get("busybox-static") == "install ok installed",
         install=parse_install_facts(s),
         health=parse_health(s),
     )

@@ -18,7 +18,7 @@ class RunOptions:
     purge: bool = False
     strict_host_keys: bool = False
     become_password: Secret | None = None
-    test_image: str = "busybox"
+    test_image: str = ""  # "": verify makes its own from each host's busybox-static
     verify_port: int = 38080
     mesh_port: int = 38081
     concurrency: int = 32

@@ -19,7 +19,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     up = verbs.add_parser("up", help="start N lab hosts (default 3) and write their inventory",
                           description="Build the lab image once (debootstrap), start hosts "
                           "pi1..piN, and print the path of an inventory every command accepts.")
-    up.add_argument("count", nargs="?", type=int, default=3, metavar="N")
+    up.add_argument("count", nargs="?", type=int, metavar="N",
+                    help="hosts pi1..piN (default 3, or the highest host named in --hosts)")
+    up.add_argument("--os", default="bookworm", metavar="RELEASE",
+                    help="release of new hosts: bookworm (default) or trixie")
+    up.add_argument("--arch", default="amd64", metavar="ARCH",
+                    help="architecture of new hosts: amd64 (default) or arm64 (qemu-user: "
+                    "no containers run, see docs/lab.md)")
+    up.add_argument("--offline", action="store_true",
+                    help="air-gapped hosts: their only route out is the apt mirror")
+    up.add_argument("--hosts", metavar="SPEC", help="per-host kinds, e.g. "
+                    "'pi[1-2]:bookworm,pi3:trixie:arm64' (unnamed hosts: --os, --arch)")
     verbs.add_parser("down", help="remove the lab's hosts, volumes, network and files")
     status = verbs.add_parser("status", help="the lab's hosts, addresses and states")
     status.add_argument("--json", action="store_true", help="the same as JSON")
@@ -51,7 +61,14 @@ def _run(args: argparse.Namespace) -> int:
 
     lab = Lab(args.name, args.subnet)
     if args.lab_command == "up":
-        path = lab.up(args.count, say=lambda text: print(text, file=sys.stderr))
+        from cloudmesh.swarm.lab.hosts import parse_hosts_spec
+        from cloudmesh.swarm.lab.image import Kind
+
+        default = Kind(args.os, args.arch)
+        kinds = parse_hosts_spec(args.hosts, default) if args.hosts else {}
+        count = args.count if args.count is not None else max(kinds, default=3)
+        path = lab.up(count, say=lambda text: print(text, file=sys.stderr), default=default,
+                      kinds=kinds, offline=args.offline)
         print(path)
         return 0
     if args.lab_command == "down":
@@ -69,9 +86,9 @@ def _run(args: argparse.Namespace) -> int:
             from rich.console import Console
             from rich.table import Table
 
-            table = Table("host", "address", "container", "state", title=f"lab {lab.name}")
+            table = Table("host", "kind", "address", "container", "state", title=f"lab {lab.name}")
             for host in hosts:
-                table.add_row(host.name, host.address, host.container, host.state)
+                table.add_row(host.name, host.kind, host.address, host.container, host.state)
             Console().print(table)
             print(f"inventory: {lab.inventory_path}")
         return 0

@@ -107,9 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--unlock-key-stdin", action="store_true",
                              help="read the unlock key from stdin (default: prompt)")
         if name in ("create", "verify"):
-            sub.add_argument("--test-image", default="busybox", metavar="IMAGE",
-                             help="busybox-like image (sh, httpd, nc) for the test service "
-                                  "(default: busybox)")
+            sub.add_argument("--test-image", default="", metavar="IMAGE",
+                             help="busybox-like image (sh, httpd, nc) for the test service, "
+                                  "pulled by the nodes where missing (default: each node "
+                                  "makes its own from busybox-static; no registry needed)")
             sub.add_argument("--verify-port", type=_port, default=38080, metavar="PORT",
                              help="host-mode port of the test service (default: 38080)")
         if name == "create":
@@ -286,7 +287,7 @@ def dispatch(args: argparse.Namespace) -> int:
         purge=getattr(args, "purge", False),
         strict_host_keys=args.strict_host_keys,
         become_password=password,
-        test_image=getattr(args, "test_image", "busybox"),
+        test_image=getattr(args, "test_image", ""),
         verify_port=getattr(args, "verify_port", 38080),
         concurrency=args.concurrency,
         connect_timeout=args.connect_timeout,

@@ -1,5 +1,6 @@
 """Lab hosts: containers that boot systemd and sshd like a fresh Raspberry Pi OS install.
 
+Hosts may be of different kinds (release and architecture, see image.Kind), chosen per host.
 Each lab has a private bridge network with fixed addresses (host piK at .10+K), one
 container and one Docker volume (for the host's own /var/lib/docker) per host, and a
 directory under the state dir holding its SSH key pair, a known_hosts file with the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import io
 import ipaddress
 import os
+import re
 import socket
 import tarfile
 import time
@@ -23,17 +25,20 @@ import docker
 import docker.errors
 from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool
+from hostlist import expand_hostlist
 
 from cloudmesh.swarm.errors import UsageError
 from cloudmesh.swarm.hostlog import private_dir, state_dir
 from cloudmesh.swarm.lab import image
-from cloudmesh.swarm.lab.image import LabError
+from cloudmesh.swarm.lab.image import Kind, LabError
 
 MAX_HOSTS = 200
 INOTIFY = Path("/proc/sys/fs/inotify/max_user_instances")
 INOTIFY_NEEDED = 1024  # past ~16 systemd hosts, boot fails with the kernel's default of 128
 BOOT_TIMEOUT = 120.0
+BOOT_TIMEOUT_EMULATED = 360.0  # systemd and sshd under qemu-user start several times slower
 LABEL = "cloudmesh.swarm.lab"
+KIND_LABEL = "cloudmesh.swarm.lab.kind"
 RUN_FLAGS = dict(  # what lets systemd and a nested dockerd run without --privileged
     cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
     security_opt=["seccomp=unconfined", "apparmor=unconfined"],
@@ -49,6 +54,39 @@ class LabHost:
     address: str
     container: str
     state: str  # the container's: running, exited, ... or "absent"
+    kind: str = ""  # release/arch, e.g. "trixie/arm64"
+
+
+def parse_hosts_spec(spec: str, default: Kind = Kind()) -> dict[int, Kind]:
+    """`pi[1-2]:bookworm,pi3:trixie:arm64` -> {1: Kind(), 2: Kind(), 3: Kind("trixie", "arm64")}.
+
+    Each item is a host list of lab host names (piK), then optional `:RELEASE` and `:ARCH`
+    in any order; what an item leaves out is the default kind (--os, --arch)."""
+    return {index: Kind(release or default.release, arch or default.arch)
+            for index, (release, arch) in _spec_items(spec).items()}
+
+
+def _spec_items(spec: str) -> dict[int, tuple[str, str]]:
+    found: dict[int, tuple[str, str]] = {}
+    for item in re.split(r",(?![^\[]*\])", spec.strip()):
+        names, *words = item.strip().split(":")
+        release = next((w for w in words if w in image.RELEASES), "")
+        arch = next((w for w in words if w in image.ARCHES), "")
+        unknown = [w for w in words if w not in (release, arch)]
+        if unknown:
+            raise UsageError(f"--hosts {item!r}: {unknown[0]!r} is neither a release "
+                             f"({', '.join(image.RELEASES)}) nor an architecture "
+                             f"({', '.join(image.ARCHES)})")
+        try:
+            expanded = expand_hostlist(names)
+        except Exception:  # python-hostlist raises its own BadHostlist
+            raise UsageError(f"--hosts {item!r}: {names!r} is not a host list") from None
+        for name in expanded:
+            match = re.fullmatch(r"pi([1-9][0-9]*)", name)
+            if match is None:
+                raise UsageError(f"--hosts {item!r}: lab hosts are named pi1, pi2, ..., not {name!r}")
+            found[int(match.group(1))] = (release, arch)
+    return found
 
 
 class Lab:
@@ -97,20 +135,47 @@ class Lab:
 
     # -- up ---------------------------------------------------------------------------------
 
-    def up(self, count: int, say: Callable[[str], None] = print) -> Path:
-        """Start hosts pi1..piN (booting any that are missing), write the inventory; its path."""
+    def up(self, count: int, say: Callable[[str], None] = print, default: Kind = Kind(),
+           kinds: dict[int, Kind] | None = None, offline: bool = False) -> Path:
+        """Start hosts pi1..piN (booting any that are missing), write the inventory; its path.
+
+        A new host is of kind `kinds[K]`, else `default`; a running host keeps its kind, and
+        one named in `kinds` with another kind is refused (its cards cannot be re-flashed)."""
         if not 1 <= count <= MAX_HOSTS:
             raise UsageError(f"lab up: N must be between 1 and {MAX_HOSTS}, not {count}")
+        kinds = dict(kinds or {})
+        beyond = sorted(i for i in kinds if i > count)
+        if beyond:
+            raise UsageError(f"--hosts names pi{beyond[0]}, beyond N={count}")
+        existing = {int(h.name[2:]): h for h in self.hosts()}
+        for index, kind in kinds.items():
+            have = existing.get(index)
+            if have is not None and have.kind and have.kind != str(kind):
+                raise UsageError(f"pi{index} exists as {have.kind}, not {kind}: "
+                                 "'lab down' first, or name another host")
+        wanted = {i: kinds.get(i, default) for i in range(1, count + 1) if i not in existing}
         self._check_inotify(count + len(self._others()))
-        name = image.ensure(self.client, say)
+        images = {kind: image.ensure(self.client, kind, say) for kind in set(wanted.values())}
+        for host in existing.values():  # a stopped foreign host needs its binfmt handler too
+            if host.kind:
+                from cloudmesh.swarm.lab import binfmt
+
+                binfmt.ensure(host.kind.split("/")[1])
         network = self._network()
         public_key = self._key_pair()
         started = time.monotonic()
         indexes = range(1, count + 1)
-        booting = [i for i in indexes if self._start(i, name, network, public_key)]
-        keys = self._wait_for_ssh(indexes)
+        booting = [i for i in indexes
+                   if self._start(i, wanted.get(i, default), images.get(wanted.get(i, default), ""),
+                                  network, public_key)]
+        emulated = any(k.arch != image.host_arch() for k in wanted.values()) or any(
+            h.kind and not h.kind.endswith("/" + image.host_arch()) for h in existing.values())
+        keys = self._wait_for_ssh(indexes, BOOT_TIMEOUT_EMULATED if emulated else BOOT_TIMEOUT)
         if booting:
             say(f"booted {len(booting)} lab host(s) in {time.monotonic() - started:.1f} s")
+        if offline:
+            self._cut_off(indexes)
+            say(f"offline: the hosts' only route out is the apt mirror {image.MIRROR_HOST}")
         extra = sorted(h.name for h in self.hosts() if int(h.name[2:]) > count)
         if extra:
             say(f"note: {', '.join(extra)} also run in this lab (not in the inventory); "
@@ -170,20 +235,22 @@ class Lab:
             self.key_path.with_suffix(".pub").write_bytes(key.export_public_key())
         return self.key_path.with_suffix(".pub").read_text().strip()
 
-    def _start(self, index: int, image_name: str, network: str, public_key: str) -> bool:
+    def _start(self, index: int, kind: Kind, image_name: str, network: str,
+               public_key: str) -> bool:
         """Create (or start) host piK; True when it had to boot."""
         name = self.container_name(index)
         try:
             container = self.client.containers.get(name)
         except docker.errors.NotFound:
-            container = self._create(index, name, image_name, network)
+            container = self._create(index, name, kind, image_name, network)
             container.put_archive("/home/pi", _authorized_keys(public_key))
         if container.status == "running":
             return False
         container.start()
         return True
 
-    def _create(self, index: int, name: str, image_name: str, network: str) -> Container:
+    def _create(self, index: int, name: str, kind: Kind, image_name: str,
+                network: str) -> Container:
         """The container of host piK, created through the low-level API because the high-level
         one cannot say `systempaths=unconfined` (no masked or read-only /proc and /sys paths,
         which the nested dockerd needs)."""
@@ -195,14 +262,15 @@ class Lab:
         host_config.update(MaskedPaths=[], ReadonlyPaths=[])
         endpoint = api.create_endpoint_config(ipv4_address=self.address(index))
         created = api.create_container(
-            image_name, name=name, hostname=f"pi{index}", detach=True, labels={LABEL: self.name},
+            image_name, name=name, hostname=f"pi{index}", detach=True,
+            labels={LABEL: self.name, KIND_LABEL: str(kind)},
             host_config=host_config,
             networking_config=api.create_networking_config({network: endpoint}))
         return self.client.containers.get(created["Id"])
 
-    def _wait_for_ssh(self, indexes: range) -> dict[int, str]:
+    def _wait_for_ssh(self, indexes: range, timeout: float) -> dict[int, str]:
         """Wait until every host's sshd answers; return each host's ed25519 public key."""
-        deadline = time.monotonic() + BOOT_TIMEOUT
+        deadline = time.monotonic() + timeout
         keys: dict[int, str] = {}
         while len(keys) < len(indexes):
             for index in indexes:
@@ -212,10 +280,31 @@ class Lab:
                 if time.monotonic() > deadline:
                     late = [f"pi{i}" for i in indexes if i not in keys]
                     raise LabError(f"lab hosts {', '.join(late)} did not start sshd within "
-                                   f"{BOOT_TIMEOUT:.0f} s; see: docker logs "
+                                   f"{timeout:.0f} s; see: docker logs "
                                    f"{self.container_name(int(late[0][2:]))}")
                 time.sleep(0.25)
         return keys
+
+    def _cut_off(self, indexes: range) -> None:
+        """Leave each host one route out, to the apt mirror (pinned in /etc/hosts): an
+        air-gapped site with a local mirror. No registry or other address is reachable."""
+        try:
+            found = socket.getaddrinfo(image.MIRROR_HOST, 80, socket.AF_INET, socket.SOCK_STREAM)
+        except OSError as error:
+            raise LabError(f"--offline: cannot resolve {image.MIRROR_HOST}: {error}") from None
+        mirrors = sorted({str(info[4][0]) for info in found})
+        script = ("gw=$(ip route show default | awk '{print $3; exit}'); "
+                  "[ -n \"$gw\" ] || gw=$(cat /run/cms-lab-gateway); echo \"$gw\" > /run/cms-lab-gateway; "
+                  + "".join(f"ip route replace {ip}/32 via \"$gw\"; " for ip in mirrors)
+                  + "ip route del default 2>/dev/null; "
+                  f"grep -q ' {image.MIRROR_HOST}$' /etc/hosts || "
+                  f"echo '{mirrors[0]} {image.MIRROR_HOST}' >> /etc/hosts")
+        for index in indexes:
+            container = self.client.containers.get(self.container_name(index))
+            result = container.exec_run(["sh", "-c", script])
+            if result.exit_code != 0:
+                raise LabError(f"pi{index}: --offline failed: "
+                               f"{result.output.decode(errors='replace').strip()[-200:]}")
 
     def _host_key(self, index: int) -> str:
         container = self.client.containers.get(self.container_name(index))
@@ -230,8 +319,9 @@ class Lab:
         _write_private(self.known_hosts_path, "".join(lines))
 
     def _write_inventory(self, count: int) -> None:
-        hosts = "".join(f"  - name: pi{i}\n    address: {self.address(i)}\n"
-                        for i in range(1, count + 1))
+        kinds = {h.name: h.kind for h in self.hosts()}
+        hosts = "".join(f"  - name: pi{i}" + (f"    # {kinds[f'pi{i}']}" if kinds.get(f"pi{i}") else "")
+                        + f"\n    address: {self.address(i)}\n" for i in range(1, count + 1))
         _write_private(self.inventory_path, (
             f"# written by 'cms-swarm lab up {count}' for the lab '{self.name}'\n"
             f"name: {self.name}\n"
@@ -248,7 +338,8 @@ class Lab:
         found = []
         for container in self.client.containers.list(all=True, filters={"label": f"{LABEL}={self.name}"}):
             index = int(container.name.rsplit("-pi", 1)[1])
-            found.append(LabHost(f"pi{index}", self.address(index), container.name, container.status))
+            found.append(LabHost(f"pi{index}", self.address(index), container.name,
+                                 container.status, container.labels.get(KIND_LABEL, "")))
         return sorted(found, key=lambda host: int(host.name[2:]))
 
     def ssh_command(self, host: str, command: list[str]) -> list[str]:

@@ -1,4 +1,5 @@
-"""Install: a working Docker engine on every host, enabled, the SSH user in `docker`.
+"""Install: a working Docker engine on every host, enabled, the SSH user in `docker`, and
+busybox-static, from which verify makes its test image without a registry.
 
 The engine is Debian's docker.io (`--engine distro`, the default) with whatever package
 gives the `docker` command on that release (docker-cli since trixie), or docker-ce from
@@ -53,6 +54,13 @@ if data.get("log-driver", "json-file") in {ROTATING_DRIVERS!r} and not set(want)
     os.replace(path + ".tmp", path)
     print("changed")
 """.strip()
+# Verify makes its test image from it on each node, so no registry is needed (about 1 MB).
+INSTALL_BUSYBOX = Step(
+    "install busybox-static (verify's test image, no registry needed)",
+    f"{WAIT_FOR_APT}{APT} install -y --no-install-recommends busybox-static",
+    sudo=True,
+    timeout=600,
+)
 # Debian's postinst usually enables and starts it already; `enable` alone costs a daemon-reload.
 FINISH_DPKG = Step(
     "finish an interrupted package install (dpkg --configure -a)",
@@ -205,6 +213,8 @@ class InstallPhase(Phase):
             steps.append(START_ENGINE)
         if steps or not facts.docker_version:
             steps.append(WAIT_ENGINE)
+        if not facts.busybox_static:
+            steps += [REFRESH_LISTS, INSTALL_BUSYBOX][1 if REFRESH_LISTS in steps else 0:]
         user = ctx.inventory.user_of(ctx.spec(host))
         if user != "root" and "docker" not in facts.groups:
             steps.append(Step(f"add {user} to the docker group",

@@ -3,6 +3,10 @@ tasks reaching each other over an overlay network, and the routing mesh where IP
 
 Unlike the other phases it acts and checks in turns, so it drives the runner itself; the
 service and network it creates are removed again whatever happens.
+
+No registry is needed: unless `--test-image` names one, each node makes its own one-layer
+test image from the host's `busybox-static` (installed by `install` from the host's own apt
+sources, so it is built for the node's architecture) and removes it afterwards.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
 NAME = "cms-swarm-verify"
 MESH = "cms-swarm-verify-mesh"
 NETWORK = "cms-swarm-verify"
+OWN_IMAGE = "cms-swarm-verify:busybox"
+APPLETS = "sh nc httpd mkdir hostname cat printf sleep true"
 SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"
 WAIT_TASKS = 120.0
 WAIT_HTTP = 30.0
@@ -54,9 +60,42 @@ def node_problems(ctx: Context, host: str) -> list[str]:
     return found
 
 
+def test_image(ctx: Context) -> str:
+    return ctx.options.test_image or OWN_IMAGE
+
+
+def build_image_command(tag: str = OWN_IMAGE) -> str:
+    """Make image `tag` from the host's static busybox (one layer: /bin/busybox, its applet
+    links, /tmp, /www), unless it exists; for the host's own architecture, no registry."""
+    return (
+        f"docker image inspect {tag} >/dev/null 2>&1 && exit 0; "
+        "dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' "
+        "|| { echo 'busybox-static is not installed: run cms-swarm install' >&2; exit 1; }; "
+        'set -e; d=$(mktemp -d); trap \'rm -rf "$d"\' EXIT; '
+        'mkdir -p "$d/bin" "$d/tmp" "$d/www"; chmod 1777 "$d/tmp"; cp /bin/busybox "$d/bin/"; '
+        f'for a in {APPLETS}; do ln -s busybox "$d/bin/$a"; done; '
+        'tar -C "$d" -c . | docker import -c \'ENV PATH=/bin\' -c \'CMD ["sh"]\' '
+        f"-c 'LABEL cloudmesh.swarm.verify=1' - {tag} >/dev/null")
+
+
+def image_steps(ctx: Context) -> list[Step]:
+    """What verify does on every node before the test service starts (none for --test-image)."""
+    if ctx.options.test_image:
+        return []
+    return [Step("make the test image from this host's busybox-static (no registry)",
+                 build_image_command(), sudo=True, timeout=120)]
+
+
+def node_cleanup_command() -> str:
+    """Remove the node's own test image once the task containers are gone (in the background)."""
+    remove = (f"i=0; while docker image inspect {OWN_IMAGE} >/dev/null 2>&1 && [ $i -lt 300 ]; "
+              f"do docker image rm {OWN_IMAGE} >/dev/null 2>&1 || sleep 0.2; i=$((i+1)); done")
+    return f"setsid sh -c {shlex.quote(remove)} >/dev/null 2>&1 </dev/null & true"
+
+
 def setup_steps(ctx: Context) -> list[Step]:
     """What verify creates on the leader; shown by --dry-run, run for real by `run`."""
-    image = shlex.quote(ctx.options.test_image)
+    image = shlex.quote(test_image(ctx))
     port = ctx.options.verify_port
     steps = [
         Step("remove leftovers of an earlier verify", cleanup_command(), sudo=True),
@@ -93,7 +132,7 @@ def fingerprint(ctx: Context) -> str:
     """What a passing verify vouches for: the swarm, its nodes and their state, the test."""
     rows = sorted((r.id, r.hostname, r.status, r.availability, r.is_manager, r.engine_version)
                   for r in ctx.node_rows())
-    data = [ctx.cluster_id(), rows, ctx.options.test_image, ctx.options.verify_port]
+    data = [ctx.cluster_id(), rows, test_image(ctx), ctx.options.verify_port]
     return hashlib.sha256(json.dumps(data).encode()).hexdigest()
 
 
@@ -172,6 +211,9 @@ class VerifyPhase:
                 runner.fail(name, VerifyError(name, "not in a swarm: run `cms-swarm init` first"))
             return False
         if ctx.options.dry_run:
+            for name in runner.alive(names):
+                for step in image_steps(ctx):
+                    runner.reporter.step(name, step, dry_run=True)
             for step in setup_steps(ctx):
                 runner.reporter.step(leader, step, dry_run=True)
             return True
@@ -201,12 +243,37 @@ class VerifyPhase:
 
     async def _service_checks_and_cleanup(self, runner: Runner, leader: str, names: list[str]) -> None:
         try:
+            await self._bring_image(runner, names)
+            if any(runner.results[n].failed for n in names):
+                return  # a node without the test image would only fail again, less clearly
             await self._service_checks(runner, leader, names)
         finally:
             started = time.monotonic()
             await runner.transports[leader].run(cleanup_command(background=True), sudo=True,
                                                 timeout=90)
+            if image_steps(runner.ctx):
+                await asyncio.gather(*(runner.transports[name].run(
+                    node_cleanup_command(), sudo=True, timeout=30) for name in runner.alive(names)),
+                    return_exceptions=True)
             runner.log(leader, f"verify: cleanup started after {time.monotonic() - started:.1f} s")
+
+    async def _bring_image(self, runner: Runner, names: list[str]) -> None:
+        """Every node makes its own test image (unless --test-image names one)."""
+        steps = image_steps(runner.ctx)
+
+        async def bring(name: str) -> None:
+            for step in steps:
+                runner.reporter.step(name, step)
+                runner.log(name, f"run: {step.description}: {step.shown()}")
+                result = await runner.transports[name].run(step.command, sudo=True,
+                                                            timeout=step.timeout)
+                if not result.ok:
+                    from cloudmesh.swarm.errors import CommandError
+
+                    raise CommandError(name, step.description, result.exit_status, result.stderr)
+
+        if steps:
+            await runner.each(runner.alive(names), bring)
 
     async def _service_checks(self, runner: Runner, leader: str, names: list[str]) -> None:
         ctx = runner.ctx
@@ -254,7 +321,7 @@ class VerifyPhase:
         wanted = {ctx.facts[h].hostname: h for h in hosts}
         deadline = time.monotonic() + WAIT_TASKS
         running: set[str] = set()
-        last = ""
+        errors: dict[str, str] = {}  # node -> the newest task error seen there
         while time.monotonic() < deadline:
             result = await runner.transports[leader].run(
                 f"docker service ps {NAME} --no-trunc --format '{{{{.Node}}}}|{{{{.CurrentState}}}}|{{{{.Error}}}}'",
@@ -266,13 +333,15 @@ class VerifyPhase:
                 if state.startswith("Running"):
                     running.add(node)
                 elif error and node in wanted:
-                    last = error
+                    errors.setdefault(node, error)
             if set(wanted) <= running:
                 return
             await asyncio.sleep(0.25)
         for hostname, name in wanted.items():
             if hostname not in running:
-                runner.fail(name, VerifyError(name, "test task did not start" + (f": {last}" if last else "")))
+                why = errors.get(hostname, "")
+                runner.fail(name, VerifyError(name, f"test task did not start on node {hostname}"
+                                              + (f": {why}" if why else "")))
 
     async def _overlay(self, runner: Runner, hosts: list[str]) -> None:
         """Each task fetches from up to 4 peers' tasks over the overlay network."""
