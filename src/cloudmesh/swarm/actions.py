@@ -216,7 +216,6 @@ def status_data(runner: Runner) -> dict[str, Any]:
             "host": spec.name,
             "address": spec.address,
             "hostname": facts.hostname if facts else None,
-            "arch": facts.arch if facts else None,
             "node_id": row.id if row else None,
             "role": ("manager" if row.is_manager else "worker") if row else None,
             "leader": bool(row and row.is_leader),
