@@ -47,8 +47,23 @@ def test_trixie_installs_docker_cli_with_docker_io() -> None:
     assert any(s.endswith("--no-install-recommends docker.io docker-cli") for s in plan_for(text))
 
 
+def test_a_card_without_package_lists_asks_apt_after_the_refresh() -> None:
+    """A freshly flashed card may have no lists: apt-cache knows docker-cli only after update."""
+    text = recorded("raspios-trixie-armhf-bare").replace(f"=== cli-candidate ===\n{TRIXIE_CLI}",
+                                                          "=== cli-candidate ===\n")
+    facts = parse_facts(text)
+    assert not facts.install.cli_candidate and not facts.apt_lists_fresh
+    shown = plan_for(text)
+    assert shown[1].endswith("apt-get -q -o DPkg::Lock::Timeout=300 update; fi")
+    assert shown[2].endswith("--no-install-recommends docker.io "
+                             "$(apt-cache show docker-cli >/dev/null 2>&1 && echo docker-cli)")
+    pinned = plan_for(text, engine_version="26.1.5+dfsg1-9")
+    assert any("docker.io=26.1.5+dfsg1-9 $(apt-cache show docker-cli >/dev/null 2>&1 && echo "
+               "docker-cli=26.1.5+dfsg1-9)" in s for s in pinned)
+
+
 def test_bookworm_installs_docker_io_alone_it_has_the_cli() -> None:
-    shown = plan_for(probe())
+    shown = plan_for(probe(extra={"apt-lists-fresh": "/var/lib/apt/lists/deb_bookworm_Packages"}))
     assert any(s.endswith("--no-install-recommends docker.io") for s in shown)
     assert not any("docker-cli" in s for s in shown)
 

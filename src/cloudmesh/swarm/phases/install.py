@@ -125,6 +125,15 @@ def engine_steps(ctx: Context, facts: HostFacts) -> list[Step]:
                           ("docker-ce", "docker-ce-cli"))
         return [*docker_ce_repo_steps(ctx, facts),
                 Step(f"install {packages} (no recommends)", apt_install(packages), sudo=True, timeout=900)]
+    if not facts.install.cli_candidate and not facts.apt_lists_fresh:
+        # A fresh card may have no package lists yet: whether this release splits the CLI off
+        # (trixie and later) is known only after the refresh, so apt itself is asked then.
+        engine, cli = pinned(("docker.io",), version, ("docker.io",)), pinned(
+            ("docker-cli",), version, ("docker-cli",))
+        packages = f"{engine} $(apt-cache show docker-cli >/dev/null 2>&1 && echo {cli})"
+        return [REFRESH_LISTS,
+                Step(f"install {engine}, and docker-cli where the release has it (no recommends)",
+                     apt_install(packages), sudo=True, timeout=900)]
     names = ("docker.io", "docker-cli") if facts.install.cli_candidate else ("docker.io",)
     packages = pinned(names, version, names)
     what = "engine and CLI" if len(names) > 1 else "engine only"
