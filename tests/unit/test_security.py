@@ -115,3 +115,192 @@ def test_a_malformed_known_hosts_line_is_skipped_with_a_warning(tmp_path: Path) 
 
     asyncio.run(scenario())
 
+
+
+# -- 1, 2: restore checks the archive first and never destroys the target -------------------
+
+import hashlib  # noqa: E402
+import io  # noqa: E402
+import os  # noqa: E402
+import subprocess  # noqa: E402
+import tarfile  # noqa: E402
+
+import pytest  # noqa: E402
+
+from cloudmesh.swarm import backup  # noqa: E402
+from cloudmesh.swarm.errors import InputError  # noqa: E402
+
+
+def _tar(*members: tarfile.TarInfo, data: bytes = b"x") -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for member in members:
+            if member.isreg():
+                member.size = len(data)
+                archive.addfile(member, io.BytesIO(data))
+            else:
+                archive.addfile(member)
+    return out.getvalue()
+
+
+def _member(name: str, kind: bytes = tarfile.REGTYPE, mode: int = 0o600, link: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.linkname = kind, mode, link
+    return info
+
+
+GOOD = (_member("swarm", tarfile.DIRTYPE, 0o700), _member("swarm/raft", tarfile.DIRTYPE, 0o700),
+        _member("swarm/raft/wal-0"), _member("swarm/state.json"))
+
+
+@pytest.mark.parametrize("bad, why", [
+    (_member("containers/abc/hostconfig.json"), "outside swarm/"),
+    (_member("swarm/../containers/x"), "outside swarm/"),
+    (_member("/etc/cron.d/x"), "outside swarm/"),
+    (_member("swarmy/x"), "outside swarm/"),
+    (_member("swarm/ln", tarfile.SYMTYPE, link="/etc"), "a link or device"),
+    (_member("swarm/hl", tarfile.LNKTYPE, link="swarm/raft/wal-0"), "a link or device"),
+    (_member("swarm/dev", tarfile.CHRTYPE), "a link or device"),
+    (_member("swarm/fifo", tarfile.FIFOTYPE), "a link or device"),
+    (_member("swarm/suid", mode=0o4755), "setuid"),
+    (_member("swarm/dir", tarfile.DIRTYPE, mode=0o1777), "setuid"),
+])
+def test_restore_refuses_a_crafted_archive_before_any_host(tmp_path: Path, bad: tarfile.TarInfo,
+                                                           why: str) -> None:
+    path = tmp_path / "crafted.tar.gz"
+    path.write_bytes(_tar(*GOOD, bad))
+    with pytest.raises(InputError, match=why):
+        backup.check_archive(path)
+
+
+def test_restore_refuses_random_bytes_empty_fifo_and_a_binary_sha256(tmp_path: Path) -> None:
+    path = tmp_path / "random.tar.gz"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(InputError, match="not a gzip'd tar archive"):
+        backup.check_archive(path)
+    path.write_bytes(_tar())
+    with pytest.raises(InputError, match="empty archive"):
+        backup.check_archive(path)
+    fifo = tmp_path / "fifo.tar.gz"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):
+        backup.check_archive(fifo)
+    path.write_bytes(_tar(*GOOD))
+    (tmp_path / "random.tar.gz.sha256").write_bytes(b"\xff\xfe\x00 binary")
+    with pytest.raises(InputError, match="not a sha256 file"):
+        backup.check_archive(path)
+
+
+def test_restore_refuses_too_much_unpacked_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(backup, "MAX_UNPACKED", 100)
+    path = tmp_path / "big.tar.gz"
+    path.write_bytes(_tar(*GOOD, data=b"\0" * 1000))
+    with pytest.raises(InputError, match="bytes unpacked"):
+        backup.check_archive(path)
+
+
+FAKE_DOCKER = """#!/bin/sh
+echo "docker $*" >> "$LOG"
+case "$1 $2" in
+  "swarm init") exit "${INIT_STATUS:-0}";;
+  "info --format") echo active;;
+esac
+exit 0
+"""
+
+
+def _run_restore_script(tmp_path: Path, archive: bytes, init_status: int = 0) -> tuple[int, str, Path]:
+    """The real restore script under sh, on a fake /var/lib/docker with fake docker/systemctl."""
+    root = tmp_path / "docker"
+    (root / "swarm").mkdir(parents=True, exist_ok=True)
+    (root / "swarm" / "old-state").write_text("the cluster as it was")
+    (root / "cms-swarm-restore.tar.gz").write_bytes(archive)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    for tool in ("docker", "systemctl"):
+        (bin_dir / tool).write_text(FAKE_DOCKER.replace("docker $*", f"{tool} $*"))
+        (bin_dir / tool).chmod(0o755)
+    log = tmp_path / "log"
+    log.write_text("")
+    env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", LOG=str(log),
+               INIT_STATUS=str(init_status))
+    script = backup.restore_script("10.0.0.5", hashlib.sha256(archive).hexdigest(), str(root))
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    return done.returncode, log.read_text(), root
+
+
+def test_restore_script_leaves_the_host_untouched_when_the_archive_is_bad(tmp_path: Path) -> None:
+    for archive in (os.urandom(2048), _tar(_member("containers/x")),
+                    _tar(*GOOD, _member("swarm/ln", tarfile.SYMTYPE, link="/etc"))):
+        status, log, root = _run_restore_script(tmp_path, archive)
+        assert status != 0
+        assert "systemctl stop" not in log  # Docker never stopped: nothing was touched
+        assert (root / "swarm" / "old-state").read_text() == "the cluster as it was"
+        assert sorted(p.name for p in root.iterdir()) == ["swarm"]  # staging and upload gone
+
+
+def test_restore_script_puts_the_old_state_back_when_init_fails(tmp_path: Path) -> None:
+    status, log, root = _run_restore_script(tmp_path, _tar(*GOOD), init_status=1)
+    assert status != 0
+    assert (root / "swarm" / "old-state").read_text() == "the cluster as it was"
+    assert not (root / "swarm" / "state.json").exists()
+    assert log.rstrip().splitlines()[-1] == "systemctl start docker"  # Docker runs again
+    assert sorted(p.name for p in root.iterdir()) == ["swarm"]
+
+
+def test_restore_script_swaps_in_the_archive(tmp_path: Path) -> None:
+    status, log, root = _run_restore_script(tmp_path, _tar(*GOOD))
+    assert status == 0, log
+    assert (root / "swarm" / "state.json").exists() and not (root / "swarm" / "old-state").exists()
+    assert "docker swarm init --force-new-cluster --advertise-addr 10.0.0.5" in log
+    assert sorted(p.name for p in root.iterdir()) == ["swarm"]
+
+
+# -- 6: backup -o is checked before any host is contacted -----------------------------------
+
+import socket  # noqa: E402
+
+from cloudmesh.swarm.cli.main import main  # noqa: E402
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("CMS_SWARM_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_backup_output_is_checked_before_connecting(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = str(_closed_port())  # nothing listens: a check after connecting would say so
+    hosts = ["pi1=127.0.0.1", "--port", port, "--connect-timeout", "2"]
+    existing = home / "old.tar.gz"
+    existing.write_text("keep me")
+    cases = [(str(home) + "/", "is a directory"), (str(home), "is a directory"),
+             (str(home / "missing" / "b.tar.gz"), "does not exist"), (str(existing), "exists; add --force")]
+    for output, why in cases:
+        assert main(["backup", *hosts, "-o", output]) == 2
+        err = capsys.readouterr().err
+        assert why in err and len(err.strip().splitlines()) == 1 and "cannot connect" not in err
+    assert existing.read_text() == "keep me"
+    assert not list(Path("/").glob(".*.partial"))
+    # --force passes the check (and then fails to connect: exit 1, not a silent overwrite)
+    assert main(["backup", *hosts, "-o", str(existing), "--force"]) == 1
+    assert existing.read_text() == "keep me"
+
+
+def test_backup_and_restore_against_an_unreachable_host_exit_1_in_one_line(
+        home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port = str(_closed_port())
+    assert main(["backup", "pi1=127.0.0.1", "--port", port, "-o", str(home / "b.tar.gz")]) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect" in err and "no swarm" not in err
+    archive = home / "ok.tar.gz"
+    archive.write_bytes(_tar(*GOOD))
+    assert main(["restore", str(archive), "--host", "pi9=127.0.0.1", "--port", port]) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect" in err and "Traceback" not in err and "KeyError" not in err

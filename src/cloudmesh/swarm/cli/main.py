@@ -49,6 +49,7 @@ FORCE_HELP = {
     "promote": "allow an even number of managers", "demote": "allow an even number of managers",
     "remove": "remove even when that loses the last manager or quorum",
     "restore": "replace the swarm the host is in now",
+    "backup": "replace an existing -o file",
 }
 TARGETED = {"promote", "demote", "drain", "activate", "label", "add", "remove"}  # some hosts of a cluster
 EPILOG = """\
