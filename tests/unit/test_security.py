@@ -304,3 +304,148 @@ def test_backup_and_restore_against_an_unreachable_host_exit_1_in_one_line(
     assert main(["restore", str(archive), "--host", "pi9=127.0.0.1", "--port", port]) == 1
     err = capsys.readouterr().err
     assert "cannot connect" in err and "Traceback" not in err and "KeyError" not in err
+
+
+# -- 4: harden proves key login with the agent off and the configured key only --------------
+
+import shutil  # noqa: E402
+
+from cloudmesh.swarm.cli.main import _extras, build_parser, load_inventory  # noqa: E402
+from cloudmesh.swarm.errors import HostKeyError, LoginRefused  # noqa: E402
+from cloudmesh.swarm.options import RunOptions  # noqa: E402
+
+
+def _connector_for(argv: list[str]):  # type: ignore[no-untyped-def]
+    args = build_parser().parse_args(argv)
+    return _extras(args, load_inventory(args))[1]
+
+
+@pytest.mark.skipif(shutil.which("ssh-agent") is None, reason="needs ssh-agent")
+def test_harden_refuses_when_only_the_agent_can_log_in(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    srv = RecordingServer(tmp_path)
+    other = tmp_path / "other_key"  # the configured key: not authorized on the host
+    asyncssh.generate_private_key("ssh-ed25519").write_private_key(str(other))
+    agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True).stdout
+    env = dict(line.split(";")[0].split("=", 1) for line in agent.splitlines() if "=" in line.split(";")[0])
+    try:
+        monkeypatch.setenv("SSH_AUTH_SOCK", env["SSH_AUTH_SOCK"])
+        srv.client_key_path.chmod(0o600)
+        subprocess.run(["ssh-add", "-q", str(srv.client_key_path)], check=True, env=dict(os.environ),
+                       capture_output=True)  # the agent holds the authorized key
+
+        async def scenario() -> None:
+            await srv.start()
+            try:
+                import getpass
+
+                connect = _connector_for(["harden", "pi1=127.0.0.1", "--user", getpass.getuser(),
+                                          "--port", str(srv.port), "--key", str(other)])
+                target = dataclasses.replace(srv.target(tmp_path / "known_hosts"), key=other)
+                with pytest.raises(LoginRefused, match="alone .no ssh agent. was refused; harden "
+                                   "would lock you out"):
+                    await connect(target, RunOptions())
+                # the key that remains works: harden goes on
+                ok = dataclasses.replace(target, key=srv.client_key_path)
+                await (await connect(ok, RunOptions())).close()
+            finally:
+                await srv.stop()
+
+        asyncio.run(scenario())
+    finally:
+        subprocess.run(["kill", env["SSH_AGENT_PID"]], check=False)
+
+
+# -- 13: keys sends the password only to a pinned or accepted host key ----------------------
+
+class _PasswordRecorder(asyncssh.SSHServer):
+    tried: list[str] = []
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        self.tried.append(password)
+        return password == "pw"
+
+
+def test_keys_refuses_an_unknown_host_key_before_sending_the_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("pw\n"))
+    host_key = asyncssh.generate_private_key("ssh-ed25519")
+
+    async def scenario() -> None:
+        server = await asyncssh.listen("127.0.0.1", 0, server_host_keys=[host_key],
+                                       server_factory=_PasswordRecorder, process_factory=lambda p: p.exit(0))
+        port = server.sockets[0].getsockname()[1]
+        target = SshTarget(name="pi1", address="127.0.0.1", port=port, user="pi",
+                           known_hosts=tmp_path / "known_hosts", connect_timeout=5, use_agent=False)
+        try:
+            connect = _connector_for(["keys", "pi1=127.0.0.1", "--password-stdin"])
+            with pytest.raises(HostKeyError) as caught:
+                await connect(target, RunOptions())
+            assert host_key.get_fingerprint() in str(caught.value)
+            assert "--accept-host-key" in str(caught.value)
+            assert _PasswordRecorder.tried == [] and not (tmp_path / "known_hosts").exists()
+            monkeypatch.setattr("sys.stdin", io.StringIO("pw\n"))
+            connect = _connector_for(["keys", "pi1=127.0.0.1", "--password-stdin", "--accept-host-key"])
+            await (await connect(target, RunOptions())).close()
+            assert _PasswordRecorder.tried == ["pw"]
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(scenario())
+
+
+# -- 9, 10, 14: bad input is exit 2 in one line, before any host is contacted ---------------
+
+@pytest.mark.parametrize("argv, why", [
+    (["verify", "pi1=127.0.0.1", "--test-image=-v/:/host"], "--test-image: '-v/:/host' is not an image"),
+    (["create", "pi1=127.0.0.1", "--test-image", "busybox --privileged"], "--test-image"),
+    (["hostname", "10.1.1.[5-6]"], "10.1.1.5: not a host name"),
+    (["hostname", "3221225985"], "not a host name"),
+    (["status", "pi1=127.0.0.1", "--key", "/nonexistent/key"], "--key: /nonexistent/key is not a file"),
+    (["status", "pi1=127.0.0.1", "--connect-timeout", "nan"], "--connect-timeout"),
+    (["status", "pi1=127.0.0.1", "--connect-timeout", "inf"], "--connect-timeout"),
+    (["status", "-i", "/dev/zero"], "not a regular file"),
+])
+def test_bad_input_is_one_line_and_exit_2(home: Path, capsys: pytest.CaptureFixture[str],
+                                          argv: list[str], why: str) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert why in err and len(err.strip().splitlines()) == 1, err
+    assert not (home / "home" / "logs").exists()  # no host was contacted
+
+
+def test_an_inventory_fifo_is_refused_not_waited_on(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fifo = home / "inv.yaml"
+    os.mkfifo(fifo)
+    assert main(["check", "-i", str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_too_many_hosts_for_the_open_file_limit_is_bad_input(
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 1024))
+    assert main(["check", "10.2.[0-3].[0-249]", "--connect-timeout", "1"]) == 2
+    assert "ulimit -n" in capsys.readouterr().err
+
+
+def test_an_unexpected_exception_is_one_line_with_the_log_path(
+        home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(args: object) -> int:
+        raise KeyError("SWMTKN-1-secret")
+
+    monkeypatch.setattr("cloudmesh.swarm.cli.main.dispatch", boom)
+    assert main(["status", "pi1=127.0.0.1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error: KeyError") and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and "secret" not in err
+    log = home / "home" / "logs" / "internal-errors.log"
+    assert "Traceback" in log.read_text() and oct(log.stat().st_mode & 0o777) == "0o600"

@@ -6,6 +6,7 @@
     │   └── UsageError        bad command-line arguments
     └── HostError             exit 1, carries the host it happened on
         ├── ConnectError      SSH could not connect or authenticate
+        │   └── LoginRefused  the host refused our key or password
         ├── HostKeyError      unknown or changed host key
         ├── CommandError      a step exited non-zero (step, status, stderr tail)
         ├── PreflightError    the prepare phase found problems
@@ -42,6 +43,10 @@ class HostError(SwarmError):
 
 class ConnectError(HostError):
     """SSH could not connect or authenticate."""
+
+
+class LoginRefused(ConnectError):
+    """The host answered but refused the login (key or password)."""
 
 
 class HostKeyError(HostError):

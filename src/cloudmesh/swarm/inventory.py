@@ -155,6 +155,9 @@ def managers(inventory: Inventory, force: bool = False) -> list[str]:
     return [host.name for host in hosts[:count]]
 
 
+MAX_FILE = 1 << 20  # an inventory of 1000 hosts is ~60 kB
+
+
 def load(path: str | Path) -> Inventory:
     """Read and validate an inventory file; errors name file:line: field."""
     from ruamel.yaml import YAML
@@ -165,6 +168,10 @@ def load(path: str | Path) -> Inventory:
     except ValueError as error:
         raise InventoryError(f"{path}: {error}") from None
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise InventoryError(f"{path}: not a regular file")  # /dev/zero, a FIFO: never read
+        if path.is_file() and path.stat().st_size > MAX_FILE:
+            raise InventoryError(f"{path}: more than {MAX_FILE} bytes; not an inventory")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InventoryError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from cloudmesh.swarm.errors import ConnectError, HostKeyError
+from cloudmesh.swarm.errors import ConnectError, HostKeyError, LoginRefused
 from cloudmesh.swarm.plan import Secret
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ class SshTarget:
     strict_host_keys: bool = False
     connect_timeout: float = 15.0
     use_agent: bool = True  # False: only `key` may log in (to prove that this key works)
+    strict_reason: str = "--strict-host-keys is set; add it with ssh-keyscan after checking it"
 
 
 def sudo_prefix(user: str, password: Secret | None) -> str:
@@ -129,7 +130,7 @@ class SshTransport:
         except asyncssh.PermissionDenied:
             how = ("the password was refused" if login_password is not None else
                    "no accepted key; install one with `cms-swarm keys HOST` or check --user/--key")
-            raise ConnectError(target.name, f"SSH login as {target.user!r} was refused ({how})") from None
+            raise LoginRefused(target.name, f"SSH login as {target.user!r} was refused ({how})") from None
         except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
             if policy.error is not None:
                 raise policy.error from None
@@ -351,7 +352,7 @@ class _HostKeyPolicy:
             self.error = HostKeyError(
                 name,
                 f"host key of {self.target.address} is not in {self.path} ({fingerprint}) and "
-                "--strict-host-keys is set; add it with ssh-keyscan after checking it",
+                + self.target.strict_reason,
             )
             return False
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
