@@ -7,6 +7,7 @@ here as values: steps show `***`, and every text passes through `redact` as well
 from __future__ import annotations
 
 import json
+import re
 import sys
 from typing import Any, TextIO
 
@@ -18,6 +19,17 @@ from rich.table import Table
 from cloudmesh.swarm.errors import SwarmError
 from cloudmesh.swarm.phases import Problem
 from cloudmesh.swarm.plan import Plan, Secret, Step, redact
+
+
+# ESC/CSI/OSC sequences, then any other control character but tab and newline (C1 included)
+_TERMINAL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]?"
+                       r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: object) -> str:
+    """Text from a host made safe to print: no terminal escapes or control characters, secrets
+    masked, rich markup escaped (`[/]` in a hostname is text, not a closing tag)."""
+    return escape(_TERMINAL.sub("", redact(str(text))))
 
 
 class Reporter:
@@ -45,7 +57,7 @@ class Reporter:
         table.add_column("phase")
         table.add_column("doing")
         for host, (phase, doing) in self._activity.items():
-            table.add_row(host, phase, escape(doing))
+            table.add_row(clean(host), clean(phase), clean(doing))
         return table
 
     def _set(self, host: str, doing: str) -> None:
@@ -56,7 +68,7 @@ class Reporter:
     def line(self, text: str) -> None:
         """One plain line (also used above the live view)."""
         if not self.quiet:
-            self.console.print(escape(redact(text)))
+            self.console.print(clean(text))
 
     def close(self) -> None:
         if self._live is not None:
@@ -74,7 +86,7 @@ class Reporter:
             for host in hosts:
                 self._set(host, "starting")
         elif not self.quiet:
-            self.console.print(f"[bold]== {escape(title)}[/bold] ({len(hosts)} hosts)")
+            self.console.print(f"[bold]== {clean(title)}[/bold] ({len(hosts)} hosts)")
 
     def step(self, host: str, step: Step, dry_run: bool = False) -> None:
         if dry_run:
@@ -107,9 +119,9 @@ class Reporter:
         if problem.warning and self.quiet:
             return
         if self._live is not None:
-            self._live.console.print(escape(redact(text)))
+            self._live.console.print(clean(text))
         else:
-            (self.console if problem.warning else self.err).print(escape(redact(text)))
+            (self.console if problem.warning else self.err).print(clean(text))
 
     def host_failed(self, host: str, error: SwarmError) -> None:
         self._set(host, "FAILED")
@@ -117,9 +129,9 @@ class Reporter:
         if not text.startswith(f"{host}:"):
             text = f"{host}: {text}"
         if self._live is not None:
-            self._live.console.print(f"[red]{escape(text)}[/red]")
+            self._live.console.print(f"[red]{clean(text)}[/red]")
         else:
-            self.err.print(escape(text))
+            self.err.print(clean(text))
 
     def host_done(self, host: str, phase: str, changed: bool, note: str = "") -> None:
         reason = self._reasons.pop(host, "")
@@ -128,7 +140,7 @@ class Reporter:
         if self._use_live:
             self._set(host, word + (f" ({note})" if note else ""))
             if self._live is not None:
-                self._live.console.print(escape(text))
+                self._live.console.print(clean(text))
         elif not self.quiet:
             self.line(text)
 
@@ -142,14 +154,14 @@ class Reporter:
 
     def error(self, text: str) -> None:
         self.close()
-        self.err.print(f"error: {escape(redact(text))}")
+        self.err.print(f"error: {clean(text)}")
 
     def summary(self, failed: list[str], changed: list[str], total: int, dry_run: bool) -> None:
         self.close()
         if dry_run:
             self.line("dry run: nothing was changed")
         elif failed:
-            self.err.print(f"failed on {len(failed)} of {total} hosts: {', '.join(failed)}")
+            self.err.print(f"failed on {len(failed)} of {total} hosts: {clean(', '.join(failed))}")
         elif not self.quiet or changed:
             what = f"changed {len(changed)}" if changed else "nothing changed"
             self.console.print(f"done: {total} hosts ok, {what}")
@@ -161,18 +173,19 @@ class Reporter:
             self.console.file.write(json.dumps(data, indent=2) + "\n")
             return
         swarm = data["swarm"]
-        table = Table(title=f"cluster {data['cluster']}: "
+        table = Table(title=clean(f"cluster {data['cluster']}: "
                       + (f"swarm {swarm['id'][:12]}, {swarm['managers']} managers, "
-                         f"{swarm['nodes']} nodes" if swarm else "no swarm"))
+                         f"{swarm['nodes']} nodes" if swarm else "no swarm")))
         for column in ("host", "address", "role", "leader", "state", "availability", "engine"):
             table.add_column(column)
         for node in data["nodes"]:
-            table.add_row(node["host"], node["address"] or "", node["role"] or "",
-                          "yes" if node["leader"] else "", node["state"],
-                          node["availability"] or "", node["engine"] or "")
+            table.add_row(*(clean(cell) for cell in (
+                node["host"], node["address"] or "", node["role"] or "",
+                "yes" if node["leader"] else "", node["state"], node["availability"] or "",
+                node["engine"] or "")))
         self.console.print(table)
         if swarm:
-            lost = ", ".join(swarm["unreachable_managers"])
+            lost = clean(", ".join(swarm["unreachable_managers"]))
             self.console.print(
                 f"quorum: {'holds' if swarm['quorum'] else 'LOST'} ({swarm['reachable_managers']} of "
                 f"{swarm['managers']} managers reachable; can lose {swarm['tolerates']} more)"

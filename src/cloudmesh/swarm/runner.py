@@ -233,7 +233,8 @@ class Runner:
                      + (f"\nstdout: {result.stdout.strip()}" if result.stdout.strip() else "")
                      + (f"\nstderr: {result.stderr.strip()}" if result.stderr.strip() else ""))
             if not result.ok:
-                raise CommandError(host, step.description, result.exit_status, result.stderr)
+                raise CommandError(host, step.description, result.exit_status, result.stderr,
+                                   result.stdout)
 
     async def _recheck(self, phase: Phase, batches: list[Batch], applied: set[str]) -> None:
         """Probe again and re-plan: a host that still has work did not converge."""

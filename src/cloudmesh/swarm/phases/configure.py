@@ -35,11 +35,16 @@ def api_post(path: str) -> str:
     return f"python3 -c {shlex.quote(API_POST)} {path}"
 
 
+def host_port(address: str, port: int) -> str:
+    """`address:port`, with an IPv6 address in brackets (`[fd00::1]:2377`, not `fd00::1:2377`)."""
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
 def join_step(ctx: Context, host: str, role: str) -> Step:
     """POST /swarm/join with the token in the body; the shown command has `***`."""
     token = ctx.secrets.get(role, Secret(""))
-    remotes = [f"{ctx.ip(m)}:{SWARM_PORT}" for m in ctx.swarm_managers()] or [
-        f"{ctx.ip(ctx.managers[0])}:{SWARM_PORT}"
+    remotes = [host_port(ctx.ip(m), SWARM_PORT) for m in ctx.swarm_managers()] or [
+        host_port(ctx.ip(ctx.managers[0]), SWARM_PORT)
     ]
     head = json.dumps({"ListenAddr": f"0.0.0.0:{SWARM_PORT}", "AdvertiseAddr": ctx.ip(host),
                        "RemoteAddrs": remotes})[:-1] + ', "JoinToken": "'
@@ -101,6 +106,8 @@ class ConfigurePhase(Phase):
         facts = ctx.facts[host]
         role = ctx.role(host)
         swarm = facts.swarm
+        if ctx.leader() is None and host == ctx.managers[0]:  # --dry-run on fresh hosts
+            return Plan.noop("initialises the swarm (above)")
         if swarm is not None and swarm.local_state == "active" and swarm.node_id in {
             row.id for row in ctx.node_rows()
         }:
