@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
+import io
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
 from pathlib import Path
+from typing import ClassVar
 
 import asyncssh
+import pytest
+
+from cloudmesh.swarm import backup
+from cloudmesh.swarm.cli.main import _extras, build_parser, load_inventory, main
+from cloudmesh.swarm.errors import HostKeyError, InputError
+from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.transport import SshTarget, SshTransport
 
@@ -119,16 +133,8 @@ def test_a_malformed_known_hosts_line_is_skipped_with_a_warning(tmp_path: Path) 
 
 # -- 1, 2: restore checks the archive first and never destroys the target -------------------
 
-import hashlib  # noqa: E402
-import io  # noqa: E402
-import os  # noqa: E402
-import subprocess  # noqa: E402
-import tarfile  # noqa: E402
 
-import pytest  # noqa: E402
 
-from cloudmesh.swarm import backup  # noqa: E402
-from cloudmesh.swarm.errors import InputError  # noqa: E402
 
 
 def _tar(*members: tarfile.TarInfo, data: bytes = b"x") -> bytes:
@@ -225,7 +231,8 @@ def _run_restore_script(tmp_path: Path, archive: bytes, init_status: int = 0) ->
     env = dict(os.environ, PATH=f"{bin_dir}:{os.environ['PATH']}", LOG=str(log),
                INIT_STATUS=str(init_status))
     script = backup.restore_script("10.0.0.5", hashlib.sha256(archive).hexdigest(), str(root))
-    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
     return done.returncode, log.read_text(), root
 
 
@@ -258,9 +265,7 @@ def test_restore_script_swaps_in_the_archive(tmp_path: Path) -> None:
 
 # -- 6: backup -o is checked before any host is contacted -----------------------------------
 
-import socket  # noqa: E402
 
-from cloudmesh.swarm.cli.main import main  # noqa: E402
 
 
 def _closed_port() -> int:
@@ -308,11 +313,7 @@ def test_backup_and_restore_against_an_unreachable_host_exit_1_in_one_line(
 
 # -- 4: harden proves key login with the agent off and the configured key only --------------
 
-import shutil  # noqa: E402
 
-from cloudmesh.swarm.cli.main import _extras, build_parser, load_inventory  # noqa: E402
-from cloudmesh.swarm.errors import HostKeyError  # noqa: E402
-from cloudmesh.swarm.options import RunOptions  # noqa: E402
 
 
 def _connector_for(argv: list[str]):  # type: ignore[no-untyped-def]
@@ -361,7 +362,7 @@ def test_harden_refuses_when_only_the_agent_can_log_in(tmp_path: Path,
 # -- 13: keys sends the password only to a pinned or accepted host key ----------------------
 
 class _PasswordRecorder(asyncssh.SSHServer):
-    tried: list[str] = []
+    tried: ClassVar[list[str]] = []
 
     def begin_auth(self, username: str) -> bool:
         return True

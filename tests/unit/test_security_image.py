@@ -81,7 +81,7 @@ def test_image_info_with_a_binary_sha256_and_hand_edited_user_data(
     copy = tmp_path / "card.img"
     shutil.copy(image, copy)
     Path(f"{copy}.sha256").write_bytes(b"\xff\xfe\x00\x81 garbage")
-    code, out = cli(capsys, monkeypatch, "image", "info", str(copy))
+    _, out = cli(capsys, monkeypatch, "image", "info", str(copy))
     assert "Traceback" not in out and "DIFFERS" in out
     from cloudmesh.swarm.image import info
 

@@ -208,7 +208,7 @@ trap finish EXIT
 echo "{digest}  $u" | sha256sum -c --status || {{ echo "the uploaded archive is damaged" >&2; exit 3; }}
 rm -rf "$s"; mkdir -m 700 "$s"
 tar -C "$s" --no-same-owner -xzf "$u" swarm
-bad=$(find "$s" -mindepth 1 \( ! -type f ! -type d -o -perm /7000 -o -type f -links +1 \) -print | head -n 3)
+bad=$(find "$s" -mindepth 1 \\( ! -type f ! -type d -o -perm /7000 -o -type f -links +1 \\) -print | head -n 3)
 [ -z "$bad" ] || {{ echo "the archive holds links, devices or setuid files: $bad" >&2; exit 3; }}
 [ "$(ls -A "$s")" = swarm ] || {{ echo "the archive holds more than swarm/" >&2; exit 3; }}
 stopped=1; {STOP}

@@ -20,7 +20,6 @@ from cloudmesh.swarm.errors import SwarmError
 from cloudmesh.swarm.phases import Problem
 from cloudmesh.swarm.plan import Plan, Secret, Step, redact
 
-
 # ESC/CSI/OSC sequences, then any other control character but tab and newline (C1 included)
 _TERMINAL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]?"
                        r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")

@@ -254,7 +254,7 @@ def _enough_files(hosts: int) -> None:
     not enough (up to the hard limit), else bad input now rather than failures halfway."""
     import resource
 
-    needed = 3 * hosts + 64
+    needed = 2 * hosts + 64
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != resource.RLIM_INFINITY and soft < needed:
         wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
@@ -424,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as error:  # a bug: one line on screen, the traceback in a log file
+    except Exception as error:  # noqa: BLE001 (a bug: one line on screen, the traceback in a log)
         return _internal_error(error)
 
 
