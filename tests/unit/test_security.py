@@ -59,52 +59,45 @@ class RecordingServer(Server):
         self.port = self.server.sockets[0].getsockname()[1]
 
 
-async def _sudo_run(srv: RecordingServer, tmp: Path, password: str = "hunter2") -> None:
-    target = dataclasses.replace(srv.target(tmp / "known_hosts"), user="pi")
-    transport = await SshTransport.connect(target, become_password=Secret(password))
-    try:
-        assert (await transport.run("cat > /etc/x", sudo=True, stdin="payload\n", timeout=10)).ok
-        assert (await transport.put(b"file body\n", "/etc/y", sudo=True)).ok
-        assert (await transport.run("cat > /etc/z", sudo=True, stdin="more\n", timeout=10)).ok
-    finally:
-        await transport.close()
+def _sudo_run(tmp: Path, sudo_n_status: int) -> tuple[list[tuple[str, bytes]], int]:
+    """Three sudo steps with a become password against a host whose `sudo -n true` exits
+    `sudo_n_status`; (command, stdin) of each step, and how often sudo was asked."""
+    async def scenario() -> RecordingServer:
+        srv = RecordingServer(tmp, sudo_n_status)
+        await srv.start()
+        target = dataclasses.replace(srv.target(tmp / "known_hosts"), user="pi")
+        try:
+            transport = await SshTransport.connect(target, become_password=Secret("hunter2"))
+            try:
+                assert (await transport.run("cat > /etc/x", sudo=True, stdin="payload\n", timeout=10)).ok
+                assert (await transport.put(b"file body\n", "/etc/y", sudo=True)).ok
+                assert (await transport.run("cat > /etc/z", sudo=True, stdin="more\n", timeout=10)).ok
+            finally:
+                await transport.close()
+        finally:
+            await srv.stop()
+        return srv
+
+    seen = asyncio.run(scenario()).seen
+    return [(c, d) for c, d in seen if c != "sudo -n true"], [c for c, _ in seen].count("sudo -n true")
 
 
 # -- 3: the become password reaches sudo only, never the payload ---------------------------
 
 def test_become_password_is_not_fed_to_a_passwordless_sudo(tmp_path: Path) -> None:
     """Pi OS's first user: sudo asks nothing, so the password must not be sent at all."""
-    async def scenario() -> None:
-        srv = RecordingServer(tmp_path, sudo_n_status=0)
-        await srv.start()
-        try:
-            await _sudo_run(srv, tmp_path)
-        finally:
-            await srv.stop()
-        work = [(c, d) for c, d in srv.seen if c != "sudo -n true"]
-        assert [d for _, d in work] == [b"payload\n", b"file body\n", b"more\n"]
-        assert all(c.startswith("sudo -n sh -c") for c, _ in work)
-        assert not any(b"hunter2" in d or "hunter2" in c for c, d in srv.seen)
-        assert [c for c, _ in srv.seen].count("sudo -n true") == 1  # asked once per connection
-
-    asyncio.run(scenario())
+    work, asked = _sudo_run(tmp_path, sudo_n_status=0)
+    assert [d for _, d in work] == [b"payload\n", b"file body\n", b"more\n"]
+    assert all(c.startswith("sudo -n sh -c") and "hunter2" not in c for c, _ in work)
+    assert asked == 1  # once per connection
 
 
 def test_become_password_goes_only_to_a_sudo_that_reads_it(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        srv = RecordingServer(tmp_path, sudo_n_status=1)
-        await srv.start()
-        try:
-            await _sudo_run(srv, tmp_path)
-        finally:
-            await srv.stop()
-        work = [(c, d) for c, d in srv.seen if c != "sudo -n true"]
-        # -k: sudo ignores a cached login, so it always reads (and consumes) the password line
-        assert all(c.startswith("sudo -k -S -p '' sh -c") and "hunter2" not in c for c, _ in work)
-        assert [d for _, d in work] == [b"hunter2\npayload\n", b"hunter2\nfile body\n",
-                                        b"hunter2\nmore\n"]
-
-    asyncio.run(scenario())
+    work, _ = _sudo_run(tmp_path, sudo_n_status=1)
+    # -k: sudo ignores a cached login, so it always reads (and consumes) the password line
+    assert all(c.startswith("sudo -k -S -p '' sh -c") and "hunter2" not in c for c, _ in work)
+    assert [d for _, d in work] == [b"hunter2\npayload\n", b"hunter2\nfile body\n",
+                                    b"hunter2\nmore\n"]
 
 
 # -- 16: a malformed known_hosts line is skipped with a warning, as OpenSSH does -----------
