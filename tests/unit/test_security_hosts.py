@@ -176,3 +176,16 @@ def test_the_runner_passes_stdout_to_the_error() -> None:
     code, _, err = _run("install", Lab(handler), n=1)
     assert code == 1 and "failed (exit 100): E: Unable to locate package docker.io" in err
     json.dumps(err)
+
+
+def test_errors_printed_by_the_cli_carry_no_terminal_escapes(capsys: pytest.CaptureFixture[str],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from cloudmesh.swarm.cli.main import main
+
+    def fails(args: object) -> int:
+        raise CommandError("pi1", "read /dev/sda", 1, "dd: \x1b]0;owned\x07\x1b[2Jerror SWMTKN-1-x")
+
+    monkeypatch.setattr("cloudmesh.swarm.cli.main.dispatch", fails)
+    assert main(["status", "pi1=127.0.0.1"]) == 1
+    err = capsys.readouterr().err
+    assert err == "error: pi1: read /dev/sda failed (exit 1): dd: error SWMTKN-***\n"

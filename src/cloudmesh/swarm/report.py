@@ -7,7 +7,6 @@ here as values: steps show `***`, and every text passes through `redact` as well
 from __future__ import annotations
 
 import json
-import re
 import sys
 from typing import Any, TextIO
 
@@ -18,17 +17,13 @@ from rich.table import Table
 
 from cloudmesh.swarm.errors import SwarmError
 from cloudmesh.swarm.phases import Problem
-from cloudmesh.swarm.plan import Plan, Secret, Step, redact
-
-# ESC/CSI/OSC sequences, then any other control character but tab and newline (C1 included)
-_TERMINAL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]?"
-                       r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from cloudmesh.swarm.plan import Plan, Secret, Step, printable, redact
 
 
 def clean(text: object) -> str:
     """Text from a host made safe to print: no terminal escapes or control characters, secrets
     masked, rich markup escaped (`[/]` in a hostname is text, not a closing tag)."""
-    return escape(_TERMINAL.sub("", redact(str(text))))
+    return escape(printable(str(text)))
 
 
 class Reporter:

@@ -295,6 +295,10 @@ class _HostKeyPolicy:
             text = self.path.read_text(encoding="utf-8", errors="replace")
         except OSError as error:
             raise HostKeyError(self.target.name, f"cannot read {self.path}: {error.strerror}") from None
+        try:
+            return asyncssh.import_known_hosts(text)  # the usual case: every line is fine
+        except (ValueError, asyncssh.Error):
+            pass
         good = []
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip() or line.lstrip().startswith("#"):

@@ -208,7 +208,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr)
+    from cloudmesh.swarm.plan import printable
+
+    print(printable(text), file=sys.stderr)  # may quote a host (mount points)
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 from cloudmesh.swarm import __version__
 from cloudmesh.swarm.errors import InputError, SwarmError, UsageError
+from cloudmesh.swarm.plan import printable
 
 COMMANDS = {
     "create": "all phases: check, install Docker, form the swarm, verify; then show status",
@@ -416,10 +417,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return image.run(args)
         return dispatch(args)
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         return 2
-    except SwarmError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except SwarmError as error:  # may quote a host's words: printable only
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -445,7 +446,7 @@ def _internal_error(error: Exception) -> int:
         where = f"traceback in {path}"
     except OSError:
         pass
-    text = " ".join(redact(str(error)).split())[:300]
+    text = " ".join(printable(str(error)).split())[:300]
     print(f"error: internal error: {type(error).__name__}: {text} ({where})", file=sys.stderr)
     return 1
 
