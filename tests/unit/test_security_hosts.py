@@ -189,3 +189,28 @@ def test_errors_printed_by_the_cli_carry_no_terminal_escapes(capsys: pytest.Capt
     assert main(["status", "pi1=127.0.0.1"]) == 1
     err = capsys.readouterr().err
     assert err == "error: pi1: read /dev/sda failed (exit 1): dd: error SWMTKN-***\n"
+
+
+# -- 3 (the left-over): a refused sshd_config block leaves no copy behind ---------------------
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_harden_block_leaves_no_world_readable_copy(tmp_path, valid: bool) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from cloudmesh.swarm.phases import access
+
+    from .test_access_plans import sshd
+
+    ctx = context(inventory(1), {"pi1": sshd(include=False)})
+    command = access.HardenPhase().plan(ctx, "pi1", "all").steps[0].command
+    main, fake = tmp_path / "sshd_config", tmp_path / "sshd"
+    main.write_text("Port 22\n")
+    fake.write_text(f"#!/bin/sh\nexit {0 if valid else 1}\n")
+    fake.chmod(0o755)
+    command = (command.replace(access.RELOAD, "true").replace(access.MAIN, str(main))
+               .replace("/usr/sbin/sshd", str(fake)))
+    done = subprocess.run(["sh", "-c", command], input="BLOCK\n", capture_output=True, text=True,
+                          check=False, timeout=30)
+    assert (done.returncode == 0) is valid
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sshd", "sshd_config"]
+    assert main.read_text() == ("BLOCK\nPort 22\n" if valid else "Port 22\n")
