@@ -102,6 +102,8 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
                     runner.reporter.line(f"{target}: unreachable; its node entry will be removed by force")
         # hosts that cannot be reached have failed; the others go on, and the exit code says so
         ok = bool(runner.transports)
+        if ok and not await _enough_reached(runner, name):
+            return 1
         for phase in phases_of(name, extras, options) if ok else []:
             if skip_verify and isinstance(phase, VerifyPhase):
                 continue
@@ -130,6 +132,30 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
     finally:
         reporter.close()
         await runner.close()
+
+
+FORMING = ("create", "init", "add")  # commands that form or join the swarm
+
+
+async def _enough_reached(runner: Runner, name: str) -> bool:
+    """Hosts lost at connect (unreachable, host key refused): when the swarm needs them (a
+    manager, and no reachable manager runs a swarm to join), stop before anything changes;
+    others are left out, said once here, and the exit code is 1."""
+    lost = [n for n in runner.results if n not in runner.transports]
+    if not lost:
+        return True
+    if name in FORMING and any(n in runner.ctx.managers for n in lost):
+        await runner.refresh()
+        if runner.ctx.leader() is None:
+            needed = ", ".join(n for n in lost if n in runner.ctx.managers)
+            runner.reporter.error(f"stopping before any change: the swarm needs managers {needed}, "
+                                  "which could not be reached (see above); fix them or change "
+                                  "their role in the inventory")
+            return False
+    if name not in ("status", "remove"):
+        runner.reporter.line(f"going on without {', '.join(lost)} (not reached); exit code 1 "
+                             "at the end")
+    return True
 
 
 async def show_unlock_key(runner: Runner) -> None:

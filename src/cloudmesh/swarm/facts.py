@@ -64,7 +64,7 @@ fi
 sec sshd; $SUDO /usr/sbin/sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|permitrootlogin|kbdinteractiveauthentication|challengeresponseauthentication) '
 sec sshd-include; grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/' /etc/ssh/sshd_config 2>/dev/null && echo yes || echo no
 sec sshd-ours; [ -e /etc/ssh/sshd_config.d/00-cms-swarm.conf ] && echo drop-in; grep -qs '^# BEGIN cms-swarm' /etc/ssh/sshd_config && echo block; true
-sec authorized-keys; head -c 65536 "$HOME/.ssh/authorized_keys" 2>/dev/null
+sec authorized-keys; h=$(getent passwd "$u" | cut -d: -f6); head -c 65536 "${h:-$HOME}/.ssh/authorized_keys" 2>/dev/null
 @INSTALL@
 @HEALTH@
 sec end

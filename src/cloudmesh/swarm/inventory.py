@@ -28,6 +28,7 @@ Role = Literal["manager", "worker"]
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _CLUSTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_LEGACY_IPV4 = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)(\.(0[xX][0-9a-fA-F]*|[0-9]+)){0,3}$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
 
 
@@ -37,6 +38,13 @@ def _check_address(value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
+    if _LEGACY_IPV4.match(value):  # 3221225985, 0300.0.2.1, 0xc0.0.2.1: what ssh would reach
+        import socket
+
+        try:
+            return socket.inet_ntoa(socket.inet_aton(value))
+        except OSError:
+            raise ValueError(f"{value!r} is not an IPv4 address") from None
     labels = value.rstrip(".").split(".")
     if len(value) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
         raise ValueError(f"{value!r} is neither an IP address nor a DNS name")
@@ -155,6 +163,9 @@ def managers(inventory: Inventory, force: bool = False) -> list[str]:
     return [host.name for host in hosts[:count]]
 
 
+MAX_FILE = 1 << 20  # an inventory of 1000 hosts is ~60 kB
+
+
 def load(path: str | Path) -> Inventory:
     """Read and validate an inventory file; errors name file:line: field."""
     from ruamel.yaml import YAML
@@ -165,6 +176,10 @@ def load(path: str | Path) -> Inventory:
     except ValueError as error:
         raise InventoryError(f"{path}: {error}") from None
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise InventoryError(f"{path}: not a regular file")  # /dev/zero, a FIFO: never read
+        if path.is_file() and path.stat().st_size > MAX_FILE:
+            raise InventoryError(f"{path}: more than {MAX_FILE} bytes; not an inventory")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InventoryError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
@@ -233,7 +248,7 @@ def _check_unique(data: Any, inventory: Inventory, source: str) -> None:
     for attr in ("name", "address"):
         first: dict[str, int] = {}
         for index, host in enumerate(inventory.hosts):
-            value = getattr(host, attr)
+            value = getattr(host, attr).lower().rstrip(".")  # DNS names ignore case and the root dot
             if value in first:
                 loc = ("hosts", index, attr)
                 raise InventoryError(f"{_where(data, loc, source)}: {_field(loc)}: duplicate host "

@@ -148,9 +148,13 @@ def _public_keys(path: str | None) -> list[str]:
     if file.suffix != ".pub" and Path(f"{file}.pub").is_file():
         file = Path(f"{file}.pub")
     try:
-        text = file.read_text()
+        if file.exists() and not file.is_file():
+            raise ImageInputError(f"--ssh-key: {file} is not a regular file")
+        text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise ImageInputError(f"--ssh-key: cannot read {file}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ImageInputError(f"--ssh-key: {file} is not a public key file (binary)") from None
     keys = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not keys or "PRIVATE KEY" in text:
         raise ImageInputError(f"--ssh-key: {file} is not a public key file")
@@ -204,7 +208,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr)
+    from cloudmesh.swarm.plan import printable
+
+    print(printable(text), file=sys.stderr)  # may quote a host (mount points)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -267,6 +273,7 @@ def _burn(args: argparse.Namespace) -> int:
         layout = customize.detect_source(source)
         customize.require(layout, source.path)
     inventory_path = _inventory_path(args, hosts) if args.hosts else None
+    inventory_text = _inventory_text(inventory_path, hosts, args, settings) if inventory_path else ""
     size = source.size or source.estimate
     swap = len(hosts) > 1 and not per_host
     if swap:
@@ -308,7 +315,7 @@ def _burn(args: argparse.Namespace) -> int:
             line += f"; first boot ({layout.mechanism}): {', '.join(names)}"
         print(line)
     if inventory_path is not None:
-        _write_inventory(inventory_path, hosts, args, settings)
+        inventory_path.write_text(inventory_text)
         print(f"inventory for the burned hosts: {inventory_path} "
               f"(after first boot: cms-swarm create -i {inventory_path})")
     return 0
@@ -336,12 +343,17 @@ def _inventory_path(args: argparse.Namespace, hosts: list[str | None]) -> Path:
         path = Path(f"{prefix}.yaml")
     if path.exists():
         raise ImageInputError(f"--inventory-out: {path} exists; give another name")
+    if not path.absolute().parent.is_dir():
+        raise ImageInputError(f"--inventory-out: directory {path.absolute().parent} does not exist")
     return path
 
 
-def _write_inventory(path: Path, hosts: list[str | None], args: argparse.Namespace,
-                     settings: Any) -> None:
+def _inventory_text(path: Path, hosts: list[str | None], args: argparse.Namespace,
+                    settings: Any) -> str:
+    """The inventory for the burned hosts, checked before the first card is written (bad
+    input then, not after every card is burned)."""
     from cloudmesh.swarm import inventory
+    from cloudmesh.swarm.errors import InventoryError
 
     name = path.stem if path.stem[:1].isalnum() else "swarm"
     lines = [f"name: {name}", "ssh:", f"  user: {settings.user if settings else 'pi'}"]
@@ -353,8 +365,15 @@ def _write_inventory(path: Path, hosts: list[str | None], args: argparse.Namespa
     lines.append("hosts:")
     for host in hosts:
         lines += [f"  - name: {host}", f"    address: {host}.local"]
-    path.write_text("\n".join(lines) + "\n")
-    inventory.load(path)  # the file must be one that `create` accepts
+    text = "\n".join(lines) + "\n"
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:  # the file must be one that `create` accepts
+        inventory._validate(YAML(typ="rt").load(text), str(path))
+    except (InventoryError, YAMLError) as error:
+        raise ImageInputError(f"--inventory-out: {' '.join(str(error).split())}") from None
+    return text
 
 
 def _capture(args: argparse.Namespace) -> int:

@@ -63,6 +63,14 @@ def check_device(device: str) -> str:
     return device
 
 
+def private_file(path: Path) -> IO[bytes]:
+    """`path` opened for writing, mode 0600 whatever the umask: a card holds shadow hashes,
+    SSH host keys, the swarm's Raft keys and Wi-Fi passwords (closed by close/abort)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb")
+
+
 class Compressor:
     """Writes raw image bytes to `path` compressed as `kind`; sha256 of the raw bytes too."""
 
@@ -71,7 +79,7 @@ class Compressor:
         self.kind = kind
         self.raw_sha = hashlib.sha256()
         self.raw_size = 0
-        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed by close/abort)
+        self._file: IO[bytes] = private_file(path)
         self._proc: subprocess.Popen[bytes] | None = None
         self._lzma: Any = None
         self._zlib: Any = None
@@ -123,8 +131,8 @@ class Splitter:
     partition, sparse where blocks are all zeros), for shrinking."""
 
     def __init__(self, head: Path, part: Path) -> None:
-        self.head = open(head, "wb")  # noqa: SIM115 (closed by close/abort)
-        self.part = open(part, "wb")  # noqa: SIM115
+        self.head = private_file(head)
+        self.part = private_file(part)
         self.offset = 0
         self.boundary: int | None = None
         self.table: mbr.Table | None = None
@@ -242,7 +250,10 @@ async def capture(transport: Any, device: str, output: Path, *, shrink: bool = F
     mounted: list[str] = []
     for line in probe.stdout.splitlines():
         if line.startswith("size "):
-            size = int(line.split()[1])
+            word = line[5:].strip()
+            if not word.isdigit():
+                raise ImageError(f"{host}: {device}: the host reported size {word[:40]!r}")
+            size = int(word)
         elif line.startswith("mount ") and line[6:] not in mounted:
             mounted.append(line[6:])
     if size <= 0:

@@ -171,7 +171,8 @@ def detect(image: Path) -> Layout:
         fstab = (ext4.read_file(image, root.offset, "/etc/fstab") or b"").decode("utf-8", "replace")
         mounts = [line.split()[1] for line in fstab.splitlines()
                   if len(line.split()) > 2 and line.split()[2] == "vfat" and not line.startswith("#")]
-        if mounts:
+        mounts = [m for m in mounts if re.fullmatch(r"/[A-Za-z0-9/_.-]*", m) and ".." not in m]
+        if mounts:  # read from the image: only a plain path goes into firstrun.sh / cmdline.txt
             layout.boot_mount = mounts[0]
         elif layout.os_release.get("VERSION_CODENAME") in FIRSTRUN_CODENAMES[:3]:
             layout.boot_mount = "/boot"
@@ -342,8 +343,8 @@ def firstrun_script(s: Settings, boot_mount: str) -> str:
         lines += [f"if [ -x $CUSTOM ]; then $CUSTOM set_timezone {q(s.timezone)}; else",
                   "  rm -f /etc/localtime", f"  echo {q(s.timezone)} >/etc/timezone",
                   "  dpkg-reconfigure -f noninteractive tzdata", "fi"]
-    lines += [f"rm -f {boot_mount}/firstrun.sh",
-              f"sed -i 's| systemd.run.*||g' {boot_mount}/cmdline.txt",
+    lines += [f"rm -f {q(boot_mount + '/firstrun.sh')}",
+              f"sed -i 's| systemd.run.*||g' {q(boot_mount + '/cmdline.txt')}",
               "exit 0", ""]
     return "\n".join(lines)
 

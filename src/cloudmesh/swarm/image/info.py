@@ -139,17 +139,26 @@ def _system(path: Path) -> dict[str, Any]:
     return out
 
 
-def _from_user_data(text: str) -> dict[str, Any]:
+def _scalar(text: str) -> str:
+    """A value as we wrote it (JSON), or as a hand edit left it (plain YAML)."""
     import json
 
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text.strip().strip("'\"")
+    return value if isinstance(value, str) else str(value)
+
+
+def _from_user_data(text: str) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for key, field in (("hostname", "hostname"), ("timezone", "timezone")):
         match = re.search(rf"^{key}: (.+)$", text, re.MULTILINE)
         if match:
-            found[field] = json.loads(match.group(1))
+            found[field] = _scalar(match.group(1))
     user = re.search(r"^  - name: (.+)$", text, re.MULTILINE)
     if user:
-        found["user"] = json.loads(user.group(1))
+        found["user"] = _scalar(user.group(1))
     found["ssh_keys"] = len(re.findall(r"^      - ", text, re.MULTILINE))
     found["password_login"] = "ssh_pwauth: true" in text
     return found
@@ -160,7 +169,7 @@ def _sha(path: Path, size: int, quiet: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"sha256": digest, "sha256_of_bytes": size}
     sidecar = Path(f"{path}.sha256")
     if sidecar.is_file():
-        expected = sidecar.read_text().split()[:1]
+        expected = sidecar.read_bytes().decode("ascii", "replace").split()[:1]
         out["sha256_file"] = "matches" if expected == [digest] else "DIFFERS"
     return out
 

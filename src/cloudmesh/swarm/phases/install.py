@@ -72,8 +72,8 @@ START_ENGINE = Step("enable and start the engine",
                     "systemctl is-enabled -q docker && systemctl is-active -q docker "
                     "|| systemctl enable --now docker", sudo=True)
 # Until the engine answers on its socket (60 s at most); after a start, restart or restore.
-ENGINE_UP = ("i=0; until docker info >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 120 ] && exit 1; "
-             "sleep 0.5; done")
+ENGINE_UP = ("i=0; until err=$(docker info 2>&1 >/dev/null); do i=$((i+1)); "  # keeps the last error
+             "[ $i -ge 120 ] && { printf '%s\\n' \"$err\" | tail -n 1 >&2; exit 1; }; sleep 0.5; done")
 WAIT_ENGINE = Step("wait until the engine answers", ENGINE_UP, sudo=True, timeout=90)
 
 
