@@ -26,3 +26,4 @@ class RunOptions:
     public_key: str = ""  # `keys`: the "type blob comment" line to authorize
     undo: bool = False  # `harden --undo`
     fix_clock: bool = False  # check/create --fix-clock: set skewed clocks from this machine
+    fix_identities: bool = False  # check --fix, create --fix-identities: renew cloned identities
