@@ -147,7 +147,6 @@ def record_host_keys(runner: Runner) -> None:
         keys = list(facts.identity.host_keys)
         if known_hosts.replace_keys(path, known_hosts.entry_name(target.address, target.port), keys):
             prints = ", ".join(known_hosts.fingerprint(key) for key in keys)
-            runner.results[name].notes.append("new host keys recorded")
             runner.reporter.line(f"{name}: new SSH host keys recorded in {path}: {prints}")
 
 

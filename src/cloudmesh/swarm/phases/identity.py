@@ -78,7 +78,7 @@ def check_identities(ctx: Context, host: str, facts: HostFacts) -> list[Problem]
     shared = "; ".join(f"{_and(kinds)} as {', '.join(hosts)}" for hosts, kinds in partners.items())
     text = f"cloned card: same {shared}"
     if ctx.options.fix_identities:
-        return [*problems, Problem(f"{text}; making new ones (--fix-identities)", warning=True)]
+        return [*problems, Problem(f"{text}; renewing (--fix-identities)", warning=True)]
     return [*problems, Problem(text, FIX_HINT)]
 
 
