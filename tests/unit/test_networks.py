@@ -84,10 +84,10 @@ def test_join_advertises_the_interface_and_reaches_the_manager_where_it_advertis
 @pytest.mark.parametrize("settings,expected", [
     ({"advertise": "eth0"}, None),
     ({"advertise": "192.168.1.24", "data_path": "eth0"}, None),
-    ({"advertise": "eth1"}, "advertise: no interface 'eth1' with an IPv4 address "
-                            "(interfaces: docker0, eth0, lo, tun0, wlan0)"),
-    ({"advertise": "wlan0"}, "advertise: interface wlan0 has 2 IPv4 addresses "
-                             "(192.168.1.24, 192.168.1.99); docker needs one"),
+    ({"advertise": "eth1"}, ("advertise: no interface 'eth1' with an IPv4 address "
+                            "(interfaces: docker0, eth0, lo, tun0, wlan0)")),
+    ({"advertise": "wlan0"}, ("advertise: interface wlan0 has 2 IPv4 addresses "
+                             "(192.168.1.24, 192.168.1.99); docker needs one")),
     ({"data_path": "192.168.1.77"}, "data_path: 192.168.1.77 is not an address of this host"),
 ])
 def test_advertise_must_name_an_interface_or_address_the_host_has(
@@ -138,11 +138,11 @@ def test_once_the_swarm_exists_its_own_pool_counts_and_the_inventory_is_told() -
 
 
 @pytest.mark.parametrize("line,expected", [
-    ("    advertise: 'eth 0'", "hosts.0.advertise: 'eth 0' is neither an IP address nor an "
-                               "interface name"),
+    ("    advertise: 'eth 0'", ("hosts.0.advertise: 'eth 0' is neither an IP address nor an "
+                               "interface name")),
     ("    data_path: wlan0;reboot", "hosts.0.data_path: 'wlan0;reboot' is neither"),
-    ("default_addr_pool: 10.20.0.1/16", "default_addr_pool: '10.20.0.1/16' is not an IPv4 "
-                                        "network such as 10.20.0.0/16"),
+    ("default_addr_pool: 10.20.0.1/16", ("default_addr_pool: '10.20.0.1/16' is not an IPv4 "
+                                        "network such as 10.20.0.0/16")),
     ("default_addr_pool: [10.20.0.0/16, 10.20.3.0/24]", "10.20.3.0/24 overlaps 10.20.0.0/16"),
     ("default_addr_pool: 10.20.0.0/30", "too small for overlay networks"),
     ("default_addr_pool_mask_length: 24", "needs default_addr_pool"),
