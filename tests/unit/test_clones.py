@@ -157,3 +157,14 @@ def test_fingerprint_is_what_ssh_keygen_prints(tmp_path: Path) -> None:
         out = subprocess.run(["ssh-keygen", "-lf", str(tmp_path / "k.pub")], check=True,
                              capture_output=True, text=True).stdout
         assert out.split()[1] == fingerprint(KEY_B)
+
+
+def test_check_fix_and_create_fix_identities_set_the_option() -> None:
+    from cloudmesh.swarm.cli.main import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["check", "pi1", "--fix"]).fix_identities
+    assert parser.parse_args(["check", "pi1", "--fix-identities", "--dry-run"]).dry_run
+    assert parser.parse_args(["create", "pi1", "--fix-identities"]).fix_identities
+    assert parser.parse_args(["add", "pi4", "--fix-identities"]).fix_identities
+    assert not parser.parse_args(["check", "pi1"]).fix_identities

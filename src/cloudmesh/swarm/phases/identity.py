@@ -15,6 +15,7 @@ from collections.abc import Callable
 from cloudmesh.swarm.facts import HostFacts
 from cloudmesh.swarm.phases import Context, Problem
 from cloudmesh.swarm.phases.install import ENGINE_UP
+from cloudmesh.swarm.phases.network import advertise_ip
 from cloudmesh.swarm.plan import Step
 
 FIX_HINT = "cms-swarm check --fix (or create --fix-identities) gives the copies new ones"
@@ -31,7 +32,8 @@ KINDS: dict[str, Callable[[HostFacts], frozenset[str]]] = {
 def _genuine(ctx: Context, host: str) -> bool:
     """In a swarm at its own address: the original the others were copied from."""
     swarm = ctx.facts[host].swarm
-    return bool(swarm and swarm.node_id and swarm.node_addr == ctx.ip(host))
+    return bool(swarm and swarm.node_id
+                and swarm.node_addr in (ctx.ip(host), advertise_ip(ctx, host)))
 
 
 def _keeper(ctx: Context, group: list[str]) -> str:
