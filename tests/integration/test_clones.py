@@ -60,7 +60,7 @@ def pair(lab_inventory: Path, lab_exec: Exec, tmp_path_factory: pytest.TempPathF
     up = cms_swarm("lab", "up", "7", *LAB_ARGS, timeout=600)
     lab_inventory.write_text(saved)
     assert up.returncode == 0, up.stderr
-    head = saved[:saved.index("hosts:")]
+    head = saved[:saved.index("\nhosts:") + 1]
     path = tmp_path_factory.mktemp("clones") / "pair.yaml"
     path.write_text(head.replace(f"name: {LAB}", "name: clones") + "hosts:\n" + "".join(
         f"  - name: pi{i}\n    address: {address(i)}\n" for i in (6, 7)))
