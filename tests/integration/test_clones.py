@@ -89,7 +89,8 @@ def test_clone_is_named_then_renewed_and_the_swarm_has_two_nodes(pair: Path, lab
     # pi7 becomes a card burned from pi6's image; we have never seen its host key
     lab_exec("pi7", "systemctl stop docker.socket docker")
     copy("pi6", "pi7", *IDENTITY)
-    code, out = lab_exec("pi7", "systemctl start docker && systemctl reload ssh")
+    code, out = lab_exec("pi7", "systemctl reset-failed docker; systemctl start docker && "
+                                "systemctl reload ssh")
     assert code == 0, out
     assert identity(lab_exec, "pi7") == pi6
     known = known_hosts_of(pair)
@@ -131,7 +132,7 @@ def test_copied_swarm_state_is_cleared_and_the_copy_joins_as_itself(pair: Path, 
     """pi7 gets pi6's engine key and swarm state (pi6 is the swarm's manager)."""
     lab_exec("pi7", "systemctl stop docker.socket docker; rm -rf /var/lib/docker/swarm")
     copy("pi6", "pi7", "/etc/docker/key.json", "/var/lib/docker/swarm")
-    code, out = lab_exec("pi7", "systemctl start docker")
+    code, out = lab_exec("pi7", "systemctl reset-failed docker; systemctl start docker")
     assert code == 0, out
     found = cms_swarm("check", "-i", str(pair))
     assert found.returncode == 1

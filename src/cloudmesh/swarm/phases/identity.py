@@ -104,6 +104,8 @@ NEW_HOST_KEYS = (
     " || pkill -HUP -x sshd || true)"
 )
 ENGINE_FILES = "/var/lib/docker/engine-id /etc/docker/key.json"
+# docker.service allows 3 starts a minute; a host restarted just before (install) is not stuck
+START_ENGINE = "{ systemctl reset-failed docker.service 2>/dev/null; systemctl start docker; }"
 
 
 def identity_steps(ctx: Context, host: str) -> list[Step]:
@@ -127,6 +129,6 @@ def identity_steps(ctx: Context, host: str) -> list[Step]:
         command = f"rm -rf {clear}"
         if facts.docker_package:
             command = ("{ systemctl stop docker.socket 2>/dev/null; systemctl stop docker; }"
-                       f" && {command} && systemctl start docker && {ENGINE_UP}")
+                       f" && {command} && {START_ENGINE} && {ENGINE_UP}")
         steps.append(Step(f"restart the engine with {what}", command, sudo=True, timeout=150))
     return steps
