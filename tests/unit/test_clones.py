@@ -78,15 +78,15 @@ def test_fix_identities_renews_machine_id_keys_and_engine_of_the_copy_only() -> 
     assert not PreparePhase().plan(ctx, "pi1", "all").needs_work
     steps = PreparePhase().plan(ctx, "pi2", "all").steps
     assert [s.description for s in steps] == [
-        "make a new machine-id", "make new SSH host keys (known_hosts is updated after)",
-        "restart the engine with a new engine ID"]
+        "make a new machine-id", "restart the engine with a new engine ID",
+        "make new SSH host keys (known_hosts is updated after)"]
     assert all(step.sudo for step in steps)
     assert "/proc/sys/kernel/random/uuid" in steps[0].command
+    assert "rm -rf /var/lib/docker/engine-id /etc/docker/key.json &&" in steps[1].command
+    assert "/var/lib/docker/swarm" not in steps[1].command
+    assert steps[1].command.index("systemctl stop docker") < steps[1].command.index("rm -rf")
     # new keys are made beside the old ones, which go only once the new ones exist
-    assert steps[1].command.index("ssh-keygen -A") < steps[1].command.index("rm -f /etc/ssh")
-    assert "rm -rf /var/lib/docker/engine-id /etc/docker/key.json &&" in steps[2].command
-    assert "/var/lib/docker/swarm" not in steps[2].command
-    assert steps[2].command.index("systemctl stop docker") < steps[2].command.index("rm -rf")
+    assert steps[2].command.index("ssh-keygen -A") < steps[2].command.index("rm -f /etc/ssh")
 
 
 def test_copied_swarm_state_is_cleared_on_the_copy_and_the_original_kept() -> None:
@@ -120,7 +120,7 @@ def test_no_docker_yet_removes_the_engine_files_without_restarting() -> None:
     same = identity()
     ctx = context(inventory(2), {"pi1": host("pi1", same), "pi2": host("pi2", same)},
                   fix_identities=True)
-    step = identity_steps(ctx, "pi2")[-1]
+    step = identity_steps(ctx, "pi2")[1]
     assert step.command == "rm -rf /var/lib/docker/engine-id /etc/docker/key.json"
 
 

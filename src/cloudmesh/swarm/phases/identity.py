@@ -117,9 +117,6 @@ def identity_steps(ctx: Context, host: str) -> list[Step]:
     steps = []
     if "machine-id" in found:
         steps.append(Step("make a new machine-id", NEW_MACHINE_ID, sudo=True))
-    if "SSH host keys" in found:
-        steps.append(Step("make new SSH host keys (known_hosts is updated after)", NEW_HOST_KEYS,
-                          sudo=True, timeout=120))
     engine = "Docker engine ID" in found and not _engine_joined(ctx, host, found)
     swarm = "swarm node ID" in found
     if engine or swarm:
@@ -131,4 +128,7 @@ def identity_steps(ctx: Context, host: str) -> list[Step]:
             command = ("{ systemctl stop docker.socket 2>/dev/null; systemctl stop docker; }"
                        f" && {command} && {START_ENGINE} && {ENGINE_UP}")
         steps.append(Step(f"restart the engine with {what}", command, sudo=True, timeout=150))
+    if "SSH host keys" in found:  # last: a host that fails before keeps the keys we know
+        steps.append(Step("make new SSH host keys (known_hosts is updated after)", NEW_HOST_KEYS,
+                          sudo=True, timeout=120))
     return steps
