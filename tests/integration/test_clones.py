@@ -1,4 +1,5 @@
-"""Cloned cards on two extra lab hosts, pi6 and pi7 (a cluster of their own; pi1-pi3 untouched).
+"""Cloned cards on two extra lab hosts, pi6 and pi7 (a cluster of their own; pi1-pi3 untouched,
+advertising on `eth0` with overlay pool 10.200.0.0/16 from the inventory).
 
 pi7 is made a copy of pi6 behind the tool's back, as cards burned from one captured image
 are: machine-id, SSH host keys and Docker's engine identity (key.json with the docker.io
@@ -62,8 +63,11 @@ def pair(lab_inventory: Path, lab_exec: Exec, tmp_path_factory: pytest.TempPathF
     assert up.returncode == 0, up.stderr
     head = saved[:saved.index("\nhosts:") + 1]
     path = tmp_path_factory.mktemp("clones") / "pair.yaml"
-    path.write_text(head.replace(f"name: {LAB}", "name: clones") + "hosts:\n" + "".join(
-        f"  - name: pi{i}\n    address: {address(i)}\n" for i in (6, 7)))
+    # the pair's swarm uses an interface and a pool of its own, as a Pi on a 10/8 LAN would
+    path.write_text(head.replace(f"name: {LAB}", "name: clones")
+                    + "default_addr_pool: 10.200.0.0/16\nhosts:\n" + "".join(
+                        f"  - name: pi{i}\n    address: {address(i)}\n    advertise: eth0\n"
+                        for i in (6, 7)))
     yield path
     cms_swarm("reset", "-i", str(path), timeout=300)
 
@@ -118,6 +122,12 @@ def test_clone_is_named_then_renewed_and_the_swarm_has_two_nodes(pair: Path, lab
     rows = [line.split() for line in nodes.splitlines()]
     assert sorted(row[1:] for row in rows) == [["pi6", "Ready"], ["pi7", "Ready"]]
     assert len({row[0] for row in rows}) == 2
+    _, pool = lab_exec("pi6", "docker info --format '{{json .Swarm.Cluster.DefaultAddrPool}} "
+                              "{{.Swarm.NodeAddr}}'")
+    assert pool.split() == ['["10.200.0.0/16"]', address(6)]
+    _, addr = lab_exec("pi7", "docker info --format '{{.Swarm.NodeAddr}}'")
+    assert addr.strip() == address(7)  # joined with AdvertiseAddr "eth0"
+    assert "overlay pool" not in found.stdout + found.stderr  # the lab's 10.77.x route is clear of 10.200/16
     # known_hosts holds exactly pi7's new keys, and strict checking accepts them
     _, pubs = lab_exec("pi7", "cat /etc/ssh/ssh_host_*_key.pub")
     assert sorted(keys_of(known, address(7))) == sorted(
