@@ -9,10 +9,10 @@ from pathlib import Path
 
 from cloudmesh.swarm.facts import parse_facts, parse_identity
 from cloudmesh.swarm.known_hosts import entry_name, fingerprint, keys_of, replace_keys
-from cloudmesh.swarm.phases.identity import check_identities, identity_steps
+from cloudmesh.swarm.phases.identity import check_identities, check_node_name, identity_steps
 from cloudmesh.swarm.phases.prepare import PreparePhase
 
-from .probes import probe, swarm_info
+from .probes import node_row, probe, swarm_info
 from .test_plans import context, inventory
 
 DATA = Path(__file__).parent / "data"
@@ -168,3 +168,15 @@ def test_check_fix_and_create_fix_identities_set_the_option() -> None:
     assert parser.parse_args(["create", "pi1", "--fix-identities"]).fix_identities
     assert parser.parse_args(["add", "pi4", "--fix-identities"]).fix_identities
     assert not parser.parse_args(["check", "pi1"]).fix_identities
+
+
+def test_a_node_listed_under_a_copys_hostname_is_warned() -> None:
+    rows = [node_row("n1", "pi2", "Leader", me=True), node_row("n2", "pi2")]
+    ctx = context(inventory(2), {
+        "pi1": host("pi1", identity("a"), docker="20.10.24", swarm=swarm_info("n1", True),
+                    nodes=rows),
+        "pi2": host("pi2", identity("b", (KEY_B,), "f"), docker="20.10.24",
+                    swarm=swarm_info("n2", False))})
+    (warning,) = check_node_name(ctx, "pi1", ctx.facts["pi1"])
+    assert warning.warning and warning.message.startswith("the swarm lists this node (n1) as 'pi2'")
+    assert check_node_name(ctx, "pi2", ctx.facts["pi2"]) == []

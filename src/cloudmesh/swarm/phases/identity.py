@@ -132,3 +132,15 @@ def identity_steps(ctx: Context, host: str) -> list[Step]:
         steps.append(Step("make new SSH host keys (known_hosts is updated after)", NEW_HOST_KEYS,
                           sudo=True, timeout=120))
     return steps
+
+
+def check_node_name(ctx: Context, host: str, facts: HostFacts) -> list[Problem]:
+    """The swarm lists this host's node under another hostname: a copy ran as it."""
+    swarm = facts.swarm
+    row = next((r for r in ctx.node_rows() if swarm and r.id == swarm.node_id), None)
+    if row is None or not facts.hostname or row.hostname in ("", facts.hostname):
+        return []
+    return [Problem(f"the swarm lists this node ({row.id[:12]}) as {row.hostname!r}: a copy of "
+                    "this card has talked to the swarm as it", "sudo systemctl restart docker on "
+                    "this host (one manager at a time) makes it report its own name",
+                    warning=True)]

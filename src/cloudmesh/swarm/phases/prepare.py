@@ -8,7 +8,7 @@ from collections import Counter
 
 from cloudmesh.swarm.facts import KNOWN_CODENAMES, HostFacts, parse_kernel_version
 from cloudmesh.swarm.phases import Context, Phase, Problem
-from cloudmesh.swarm.phases.identity import check_identities, identity_steps
+from cloudmesh.swarm.phases.identity import check_identities, check_node_name, identity_steps
 from cloudmesh.swarm.phases.network import check_advertise, check_pool_collisions
 from cloudmesh.swarm.plan import Plan, Step
 
@@ -131,7 +131,7 @@ def check_network_kernel(ctx: Context, host: str, facts: HostFacts) -> list[Prob
 
 CHECKS = (check_sudo, check_os, check_arch, check_kernel, check_disk, check_clock,
           check_hostname, check_python, check_memory_cgroup, check_network_kernel,
-          check_identities, check_advertise, check_pool_collisions)
+          check_identities, check_node_name, check_advertise, check_pool_collisions)
 
 
 class PreparePhase(Phase):
