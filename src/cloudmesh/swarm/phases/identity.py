@@ -121,8 +121,7 @@ def identity_steps(ctx: Context, host: str) -> list[Step]:
     swarm = "swarm node ID" in found
     if engine or swarm:
         clear = ENGINE_FILES + (" /var/lib/docker/swarm" if swarm else "")
-        what = ("a new engine ID" if engine else "") + (" and " if engine and swarm else "") + (
-            "no copied swarm state" if swarm else "")
+        what = " and ".join(["a new engine ID"] * engine + ["no copied swarm state"] * swarm)
         command = f"rm -rf {clear}"
         if facts.docker_package:
             command = ("{ systemctl stop docker.socket 2>/dev/null; systemctl stop docker; }"
