@@ -32,7 +32,7 @@ from cloudmesh.swarm.phases.verify import VerifyPhase
 from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
-from cloudmesh.swarm.transport import SshTransport
+from cloudmesh.swarm.transport import DEFAULT_KNOWN_HOSTS, SshTransport
 
 ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
     "check": (PreparePhase(),),
@@ -114,6 +114,8 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
                 ok = await runner.run_phase(phase)
                 if ok and isinstance(phase, AutolockPhase) and not options.dry_run:
                     await show_unlock_key(runner)
+                if isinstance(phase, PreparePhase) and options.fix_identities and not options.dry_run:
+                    record_host_keys(runner)
             if not ok:
                 break
         if ok and name == "keys" and not options.dry_run:
@@ -156,6 +158,23 @@ async def _enough_reached(runner: Runner, name: str) -> bool:
         runner.reporter.line(f"going on without {', '.join(lost)} (not reached); exit code 1 "
                              "at the end")
     return True
+
+
+def record_host_keys(runner: Runner) -> None:
+    """After --fix-identities: known_hosts gets the host keys the hosts have now (read over
+    the connections their old keys authenticated), where it held others."""
+    from cloudmesh.swarm import known_hosts
+
+    path = (runner.inventory.ssh.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+    for name in runner.alive(runner.results):
+        facts = runner.ctx.facts.get(name)
+        if facts is None or not facts.identity.host_keys:
+            continue
+        target = runner.target(name)
+        keys = list(facts.identity.host_keys)
+        if known_hosts.replace_keys(path, known_hosts.entry_name(target.address, target.port), keys):
+            prints = ", ".join(known_hosts.fingerprint(key) for key in keys)
+            runner.reporter.line(f"{name}: new SSH host keys recorded in {path}: {prints}")
 
 
 async def show_unlock_key(runner: Runner) -> None:

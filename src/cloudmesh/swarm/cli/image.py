@@ -70,6 +70,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cap.add_argument("--shrink", action="store_true",
                      help="shrink the last ext4 partition to its minimum plus a margin; it "
                           "grows to the whole card again on first boot")
+    cap.add_argument("--sysprep", action="store_true",
+                     help="with --shrink: strip machine-id, SSH host keys, Docker's engine ID and "
+                          "swarm state, so each card burned from the image is born unique")
     cap.add_argument("--margin", type=float, metavar="MB",
                      help="free space left by --shrink (default: 10%% of the used size + 32 MB)")
     cap.add_argument("--force", action="store_true", help="replace FILE if it exists")
@@ -383,6 +386,9 @@ def _capture(args: argparse.Namespace) -> int:
     from cloudmesh.swarm.image.device import human
 
     output = Path(args.output)
+    if args.sysprep and not args.shrink:
+        raise ImageInputError("--sysprep: works on the root file system --shrink splits off; "
+                              "add --shrink")
     capture.check_output(output, args.force)
     capture.check_device(args.device)
     target = _ssh_target(args)
@@ -400,7 +406,8 @@ def _capture(args: argparse.Namespace) -> int:
         transport = await SshTransport.connect(target, password)
         try:
             return await capture.capture(transport, args.device, output, shrink=args.shrink,
-                                         margin_mb=args.margin, quiet=args.quiet, say=_say)
+                                         margin_mb=args.margin, quiet=args.quiet, say=_say,
+                                         sysprep=args.sysprep)
         finally:
             await transport.close()
 
@@ -410,6 +417,8 @@ def _capture(args: argparse.Namespace) -> int:
     if args.shrink:
         line += (f"; shrunk from {human(done.shrunk_from)}"
                  + ("" if done.grows else " (no systemd in the image: it will NOT grow on first boot)"))
+    if args.sysprep:
+        line += f"; sysprep removed: {', '.join(done.stripped) or 'nothing (none found)'}"
     print(line)
     print(f"sha256 {done.sha256} in {done.output}.sha256")
     return 0

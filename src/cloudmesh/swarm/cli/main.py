@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "label":
             sub.add_argument("labels", nargs="+", metavar="KEY=VALUE",
                              help="labels to set (key=value) or remove (key-)")
-        if name in CHANGES_HOSTS:
+        if name in CHANGES_HOSTS or name == "check":  # check --fix changes hosts
             sub.add_argument("--dry-run", action="store_true",
                              help="print per host the exact commands it would run; change nothing")
         if name == "add":
@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("check", "create", "add"):
             sub.add_argument("--fix-clock", action="store_true",
                              help="set clocks more than 30 s off from this machine's (and NTP on)")
+            sub.add_argument("--fix-identities", action="store_true",
+                             help="give cloned cards their own machine-id, SSH host keys (known_hosts "
+                                  "updated) and Docker engine ID")
+        if name == "check":
+            sub.add_argument("--fix", dest="fix_identities", action="store_true",
+                             help="the same as --fix-identities")
         if name == "status":
             sub.add_argument("--json", action="store_true", help="the same table as JSON")
         if name == "reset":
@@ -337,6 +343,7 @@ def dispatch(args: argparse.Namespace) -> int:
         undo=getattr(args, "undo", False),
         fix_clock=getattr(args, "fix_clock", False),
         engine=engine, engine_version=engine_version, engine_repo=engine_repo,
+        fix_identities=getattr(args, "fix_identities", False),
     )
     if args.command in ("backup", "restore"):
         from cloudmesh.swarm import backup

@@ -25,7 +25,7 @@ import subprocess
 import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -223,6 +223,7 @@ class Captured:
     mounted: list[str]
     shrunk_from: int = 0
     grows: bool = False
+    stripped: list[str] = field(default_factory=list)  # --sysprep: what was removed
 
 
 PROBE = """dev={dev}
@@ -237,10 +238,14 @@ awk -v d="$dev" 'index($1, d) == 1 {{print "mount " $2}}' /proc/mounts; fi
 
 async def capture(transport: Any, device: str, output: Path, *, shrink: bool = False,
                   margin_mb: float | None = None, quiet: bool = False,
-                  say: Callable[[str], None] = print) -> Captured:
+                  say: Callable[[str], None] = print, sysprep: bool = False) -> Captured:
     """Read `device` on the host into `output` (see the module docstring)."""
     host = transport.name
     kind = output_kind(output)
+    if sysprep and not shrink:
+        raise ImageInputError("--sysprep works on the root file system --shrink splits off; "
+                              "add --shrink")
+    stripped: list[str] = []
     probe = await transport.run(PROBE.format(dev=shlex.quote(device)), sudo=True, timeout=120)
     if probe.exit_status == 3:
         raise ImageError(f"{host}: --device {device} does not exist there")
@@ -285,7 +290,8 @@ async def capture(transport: Any, device: str, output: Path, *, shrink: bool = F
         grows = False
         if shrink:
             shrunk_from, grows, writer = _shrink_and_pack(writer, head, part, partial, kind,
-                                                          margin_mb, quiet)
+                                                          margin_mb, quiet,
+                                                          stripped if sysprep else None)
         image_size = writer.raw_size
         os.replace(partial, output)
     except BaseException:
@@ -298,17 +304,21 @@ async def capture(transport: Any, device: str, output: Path, *, shrink: bool = F
     digest = _sha256_file(output)
     Path(f"{output}.sha256").write_text(f"{digest}  {output.name}\n")
     return Captured(output, size, image_size, output.stat().st_size, digest, mounted,
-                    shrunk_from, grows)
+                    shrunk_from, grows, stripped)
 
 
 def _shrink_and_pack(splitter: Splitter, head: Path, part: Path, partial: Path, kind: str,
-                     margin_mb: float | None, quiet: bool) -> tuple[int, bool, Compressor]:
+                     margin_mb: float | None, quiet: bool,
+                     stripped: list[str] | None = None) -> tuple[int, bool, Compressor]:
+    """Shrink (and with `stripped`, sysprep: what it removed is added there), then pack."""
     from cloudmesh.swarm.image import shrink as shrinker
+    from cloudmesh.swarm.image.sysprep import sysprep
 
     assert splitter.table is not None
     last = splitter.table.last()
     assert last is not None
-    old, new, grows = shrinker.shrink(part, margin_mb)
+    strip = None if stripped is None else (lambda fs: stripped.extend(sysprep(fs)))
+    old, new, grows = shrinker.shrink(part, margin_mb, strip)
     sectors = math.ceil(new / mbr.SECTOR)
     packer = Compressor(partial, kind)
     try:

@@ -40,8 +40,9 @@ def _run(argv: list[str]) -> None:
 
 
 def build(path: Path, kind: str = "cloud-init", *, size_mb: int = 72, boot_mb: int = 36,
-          data_mb: int = 4, seed: int = 1) -> Path:
-    """Write a Pi OS-like image of `size_mb` MiB to `path` and return `path`."""
+          data_mb: int = 4, seed: int = 1, extra: dict[str, bytes] | None = None) -> Path:
+    """Write a Pi OS-like image of `size_mb` MiB to `path` and return `path`; `extra` adds
+    files to the root file system ({"/etc/machine-id": b"..."})."""
     disk_id = 0x5EED0000 + seed
     boot_start = 4 * MiB // mbr.SECTOR
     boot_sectors = boot_mb * MiB // mbr.SECTOR
@@ -88,6 +89,9 @@ def build(path: Path, kind: str = "cloud-init", *, size_mb: int = 72, boot_mb: i
         rng = random.Random(seed)
         (root / "var/lib/data.bin").write_bytes(rng.randbytes(data_mb * MiB // 2)
                                                 + b"swarm " * (data_mb * MiB // 12))
+        for name, data in (extra or {}).items():
+            (root / name.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            (root / name.lstrip("/")).write_bytes(data)
         _run([ext4.tool("mke2fs"), "-q", "-F", "-t", "ext4", "-L", "rootfs", "-d", str(root),
               "-E", f"offset={root_start * mbr.SECTOR}", str(path),
               f"{root_sectors * mbr.SECTOR // 1024}k"])
