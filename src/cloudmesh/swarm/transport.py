@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from cloudmesh.swarm.errors import ConnectError, HostKeyError, LoginRefused
+from cloudmesh.swarm.known_hosts import entry_name
 from cloudmesh.swarm.plan import Secret
 
 if TYPE_CHECKING:
@@ -292,10 +293,6 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _known_host_name(address: str, port: int) -> str:
-    return address if port == 22 else f"[{address}]:{port}"
-
-
 class _HostKeyPolicy:
     """accept-new / strict host-key checking on top of asyncssh's known_hosts matching."""
 
@@ -366,7 +363,7 @@ class _HostKeyPolicy:
         """Called by asyncssh when no trusted key matched: new host, or changed key."""
         name = self.target.name
         fingerprint = key.get_fingerprint()
-        entry = _known_host_name(self.target.address, port)
+        entry = entry_name(self.target.address, port)
         old = self.known_fingerprints(host, addr, port)
         if old:
             self.error = HostKeyError(

@@ -41,11 +41,6 @@ def api_post(path: str) -> str:
     return f"python3 -c {shlex.quote(API_POST)} {path}"
 
 
-def host_port(address: str, port: int) -> str:
-    """`address:port`, with an IPv6 address in brackets (`[fd00::1]:2377`, not `fd00::1:2377`)."""
-    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
 def join_step(ctx: Context, host: str, role: str) -> Step:
     """POST /swarm/join with the token in the body; the shown command has `***`."""
     token = ctx.secrets.get(role, Secret(""))
