@@ -103,6 +103,8 @@ def _add_settings(sub: argparse.ArgumentParser) -> None:
                        help="read the login password from stdin's first line")
     group.add_argument("--wifi-ssid", metavar="SSID", help="Wi-Fi network (password is prompted)")
     group.add_argument("--wifi-country", metavar="CC", help="Wi-Fi country code, e.g. DE")
+    group.add_argument("--wifi-hidden", action="store_true",
+                       help="the network does not broadcast its SSID")
     group.add_argument("--wifi-password-stdin", action="store_true",
                        help="read the Wi-Fi password from stdin (after the login password)")
     group.add_argument("--timezone", metavar="TZ", help="e.g. Europe/Berlin")
@@ -114,7 +116,7 @@ def _add_settings(sub: argparse.ArgumentParser) -> None:
 def _wants_settings(args: argparse.Namespace) -> bool:
     return any(getattr(args, name, None) for name in (
         "hostname", "hosts", "user", "ssh_key", "ask_password", "password_stdin", "wifi_ssid",
-        "wifi_country", "wifi_password_stdin", "timezone"))
+        "wifi_country", "wifi_password_stdin", "wifi_hidden", "timezone"))
 
 
 def _secret(what: str, from_stdin: bool, flag: str) -> str:
@@ -171,7 +173,8 @@ def _settings(args: argparse.Namespace, hostname: str | None) -> Any:
                                password_hash="x" if (args.ask_password or args.password_stdin)
                                else None, ssh_keys=keys, wifi_ssid=args.wifi_ssid,
                                wifi_psk="0" * 64 if args.wifi_ssid else None,
-                               wifi_country=args.wifi_country, timezone=args.timezone)
+                               wifi_country=args.wifi_country, timezone=args.timezone,
+                               wifi_hidden=args.wifi_hidden)
     password_hash = None
     if args.ask_password or args.password_stdin:
         password = _secret("login password", args.password_stdin, "--password-stdin")
