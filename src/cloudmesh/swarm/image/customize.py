@@ -396,17 +396,17 @@ def firstrun_script(s: Settings, boot_mount: str) -> str:
               f"for g in {' '.join(PI_GROUPS)}; do getent group $g >/dev/null && usermod -aG $g {q(s.user)}; done",
               f"echo {q(s.user + ' ALL=(ALL) NOPASSWD: ALL')} >/etc/sudoers.d/010_{MARK}-nopasswd",
               f"chmod 0440 /etc/sudoers.d/010_{MARK}-nopasswd"]
-    auth = "-p" if s.password_hash else "-k"
-    keys = " ".join(q(key) for key in s.ssh_keys)
-    lines += [f"if [ -x $CUSTOM ]; then $CUSTOM enable_ssh {auth}{' ' + keys if keys else ''}; else",
-              f"  HOMEDIR=$(getent passwd {q(s.user)} | cut -d: -f6)",
-              f"  install -o {q(s.user)} -g {q(s.user)} -m 700 -d \"$HOMEDIR/.ssh\""]
+    # Keys from a quoted here-document, not through imager_custom: its `echo "$key"` runs in
+    # dash, which turns a `\n` in a key comment into a line break (a second key line).
+    lines += [f"HOMEDIR=$(getent passwd {q(s.user)} | cut -d: -f6)",
+              f"install -o {q(s.user)} -g {q(s.user)} -m 700 -d \"$HOMEDIR/.ssh\""]
     if s.ssh_keys:
-        lines += ["  cat >>\"$HOMEDIR/.ssh/authorized_keys\" <<'CMS_SWARM_KEYS'", *s.ssh_keys,
+        lines += ["cat >>\"$HOMEDIR/.ssh/authorized_keys\" <<'CMS_SWARM_KEYS'", *s.ssh_keys,
                   "CMS_SWARM_KEYS",
-                  f"  chown {q(s.user)}:{q(s.user)} \"$HOMEDIR/.ssh/authorized_keys\"",
-                  "  chmod 600 \"$HOMEDIR/.ssh/authorized_keys\""]
-    lines += ["  systemctl enable ssh", "fi"]
+                  f"chown {q(s.user)}:{q(s.user)} \"$HOMEDIR/.ssh/authorized_keys\"",
+                  "chmod 600 \"$HOMEDIR/.ssh/authorized_keys\""]
+    auth = "-p" if s.password_hash else "-k"
+    lines += [f"if [ -x $CUSTOM ]; then $CUSTOM enable_ssh {auth}; else systemctl enable ssh; fi"]
     if not s.password_hash:
         lines += ["mkdir -p /etc/ssh/sshd_config.d",
                   f"echo 'PasswordAuthentication no' >/etc/ssh/sshd_config.d/10-{MARK}.conf"]
