@@ -17,6 +17,8 @@ command -v xz >/dev/null || need+=(xz-utils)
 command -v fsck.fat >/dev/null || [ -x /sbin/fsck.fat ] || need+=(dosfstools)
 # tests/firstboot: an arm64 root (debootstrap under qemu-user) runs Raspberry Pi's scripts.
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+# netplan's parser checks the network-config written for cloud-init images.
+command -v netplan >/dev/null || need+=(netplan.io)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup-host: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
