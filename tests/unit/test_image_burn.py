@@ -35,7 +35,7 @@ BOOT = 4 << 20  # synthetic images: the boot partition starts at 4 MiB
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("images")
     out = {}
-    for kind in ("cloud-init", "firstrun", "unknown"):
+    for kind in ("cloud-init", "firstrun", "unknown", "captured", "trixie-2025-10-01"):
         path = synthetic.build(tmp / f"{kind}.img", kind, seed=len(kind))
         out[kind] = path
         xz = tmp / f"{kind}.img.xz"
@@ -208,13 +208,47 @@ def test_unknown_layout_is_refused(images: dict[str, Path], untouched: Path,
         code, out = cli(capsys, monkeypatch, "image", "burn", str(images[name]), "--device",
                         str(untouched), "--yes", "--hostname", "x1", "--ssh-key", str(images["key"]))
         assert code == 2 and "unknown image layout" in out, out
-        assert "Fedora" in out or name.endswith(".xz")  # a raw image is read to its os-release
+        assert "Fedora" in out  # compressed too: read as far as its root's os-release
     copy = untouched.with_name("u.img")
     shutil.copy(images["unknown"], copy)
     code, out = cli(capsys, monkeypatch, "image", "customize", str(copy), "--hostname", "x1",
                     "--ssh-key", str(images["key"]))
     assert code == 2 and "unknown image layout" in out
     assert copy.read_bytes() == images["unknown"].read_bytes()
+
+
+def test_trixie_without_cloud_init_is_refused_naming_the_first_release(
+        images: dict[str, Path], untouched: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("trixie-2025-10-01", "trixie-2025-10-01.xz"):
+        code, out = cli(capsys, monkeypatch, "image", "burn", str(images[name]), "--device",
+                        str(untouched), "--yes", "--hostname", "x1", "--ssh-key", str(images["key"]))
+        assert code == 2 and "use 2025-11-24 or later" in out and len(out.splitlines()) == 1, out
+
+
+@pytest.mark.parametrize("kind", ["cloud-init", "firstrun", "captured", "unknown", "trixie-2025-10-01"])
+def test_compressed_and_raw_images_are_judged_alike(images: dict[str, Path], kind: str) -> None:
+    from cloudmesh.swarm.image import customize
+    from cloudmesh.swarm.image.source import open_image
+
+    raw = customize.detect(images[kind])
+    packed = customize.detect_source(open_image(images[f"{kind}.xz"]))
+    assert (packed.mechanism, packed.reason, packed.os_release, packed.boot_mount) == (
+        raw.mechanism, raw.reason, raw.os_release, raw.boot_mount)
+    assert raw.mechanism == {"captured": "firstrun", "trixie-2025-10-01": "unknown"}.get(kind, kind)
+
+
+def test_captured_card_burns_compressed_like_raw(images: dict[str, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("captured", "captured.xz"):
+        card = tmp_path / f"{name}.card"
+        code, out = cli(capsys, monkeypatch, "image", "burn", str(images[name]), "--device",
+                        str(card), "--yes", "-q", "--hostname", "red02", "--ssh-key",
+                        str(images["key"]))
+        assert code == 0 and "first boot (firstrun)" in out, out
+        cmdline = (Fat(card, BOOT).read("cmdline.txt") or b"").decode()
+        assert "systemd.run=/boot/firmware/firstrun.sh" in cmdline and "init=" not in cmdline
 
 
 def test_truncated_and_corrupt_xz(images: dict[str, Path], untouched: Path, tmp_path: Path,
