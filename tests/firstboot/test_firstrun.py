@@ -24,18 +24,18 @@ from .conftest import FirstBoot
 
 pytestmark = [pytest.mark.integration, pytest.mark.firstboot]
 KEYS = ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPwlazPtRTVCesOpSdGGQ7DUDF3A2EwgLxDSjMQHtDlr ada@lab",
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake "
-        "odd \\n$(touch /tmp/pwned) 'quoted' ünï"]
-CASES = {
-    "password, visible Wi-Fi DE": dict(hostname="red01", user="ada", password="correct horse 9",
-                                       ssid="lab net", country="DE", hidden=False,
-                                       timezone="Europe/Berlin", keys=KEYS[:1]),
-    "key only, hidden Wi-Fi US": dict(hostname="blue02", user="pi", password=None,
-                                      ssid='Café "$HOME" #1: x', country="US", hidden=True,
-                                      timezone="America/New_York", keys=KEYS),
-    "SSID imager_custom cannot write": dict(hostname="green3", user="bob", password=None,
-                                            ssid="back\\slash; x ", country="DE", hidden=False,
-                                            timezone=None, keys=KEYS[1:]),
+        ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake "
+         "odd \\n$(touch /tmp/pwned) 'quoted' ünï")]
+CASES: dict[str, dict[str, object]] = {
+    "password, visible Wi-Fi DE": {"hostname": "red01", "user": "ada", "password": "correct horse 9",
+                                   "ssid": "lab net", "country": "DE", "hidden": False,
+                                   "timezone": "Europe/Berlin", "keys": KEYS[:1]},
+    "key only, hidden Wi-Fi US": {"hostname": "blue02", "user": "pi", "password": None,
+                                  "ssid": 'Café "$HOME" #1: x', "country": "US", "hidden": True,
+                                  "timezone": "America/New_York", "keys": KEYS},
+    "SSID imager_custom cannot write": {"hostname": "green3", "user": "bob", "password": None,
+                                        "ssid": "back\\slash; x ", "country": "DE", "hidden": False,
+                                        "timezone": None, "keys": KEYS[1:]},
 }
 
 

@@ -438,10 +438,10 @@ def firstrun_script(s: Settings, boot_mount: str) -> str:
                   "  dpkg-reconfigure -f noninteractive tzdata", "fi"]
     # Remove the hook words only: raspi-config's do_wifi_country appends the regulatory
     # domain at the end of the line, after them (rpi-imager's `s| systemd\.[^ ]*||g`).
+    drop = ("-e 's| systemd\\.run=[^ ]*||g' -e 's| systemd\\.run_success_action=[^ ]*||g' "
+            "-e 's| systemd\\.unit=kernel-command-line\\.target||g'")
     lines += [f"rm -f {boot}/firstrun.sh {boot}/userconf.txt",
-              "sed -i -e 's| systemd\\.run=[^ ]*||g' -e 's| systemd\\.run_success_action=[^ ]*||g' "
-              f"-e 's| systemd\\.unit=kernel-command-line\\.target||g' {boot}/cmdline.txt",
-              "exit 0", ""]
+              f"sed -i {drop} {boot}/cmdline.txt", "exit 0", ""]
     return "\n".join(lines)
 
 
