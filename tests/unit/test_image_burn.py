@@ -530,3 +530,41 @@ def test_verify_catches_a_card_that_lost_a_write(images: dict[str, Path], tmp_pa
         card.write(b"\0" * 4096 if card.read(1) != b"\0" else b"\1" * 4096)
     with pytest.raises(ImageError, match="verify FAILED"):
         burn.verify(target, written, source, quiet=True)
+
+
+def test_info_tells_what_first_boot_does_and_warns(images: dict[str, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    card = tmp_path / "imager.img"
+    shutil.copy(images["firstrun"], card)
+    fat = Fat(card, BOOT)
+    old = (fat.read("cmdline.txt") or b"").decode().strip()
+    fat.write({  # what an older writer leaves: regdom after the hook, greedy clean-up, userconf.txt
+        "cmdline.txt": (f"{old} systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot "
+                        "cfg80211.ieee80211_regdom=DE\n").encode(),
+        "firstrun.sh": b"#!/bin/sh\n/usr/lib/raspberrypi-sys-mods/imager_custom set_wlan -h "
+                       b"'my net' abc DE\nsed -i 's| systemd.run.*||g' /boot/cmdline.txt\n",
+        "userconf.txt": b"pi:$6$x$y\n"})
+    code, out = cli(capsys, monkeypatch, "image", "info", str(card), "--no-sha256")
+    assert code == 0
+    warnings = [line for line in out.splitlines() if line.startswith("  WARNING: ")]
+    assert len(warnings) == 3, out
+    assert "cgroup" in warnings[0] and "world regulatory domain" in warnings[1]
+    assert "userconf.txt" in warnings[2] and "Wi-Fi country DE" not in out
+    assert "wifi hidden: True" in out
+    code, out = cli(capsys, monkeypatch, "image", "customize", str(card), "--hostname", "red9",
+                    "--ssh-key", str(images["key"]), "--wifi-ssid", "my net", "--wifi-country",
+                    "DE", "--wifi-password-stdin", stdin="wifi-pass-123\n")
+    assert code == 0, out
+    code, out = cli(capsys, monkeypatch, "image", "info", str(card), "--no-sha256", "--json")
+    import json
+
+    found = json.loads(out)
+    assert found["warnings"] == [] and "Wi-Fi country DE from cmdline.txt on every boot" in found["first_boot"]
+    assert found["customisation"]["wifi_hidden"] is False and found["customisation"]["user"] == "pi"
+    trixie = tmp_path / "trixie.img"
+    shutil.copy(images["cloud-init"], trixie)
+    Fat(trixie, BOOT).write({"user-data": b"#cloud-config\nenable_ssh: true\nusers:\n  - name: pi\n",
+                             "network-config": b"network:\n  version: 2\n  wifis: {}\n"})
+    code, out = cli(capsys, monkeypatch, "image", "info", str(trixie), "--no-sha256")
+    assert out.count("WARNING") == 4 and "'enable_ssh'" in out and "blocked" in out, out
