@@ -312,12 +312,24 @@ def test_settings_errors_come_before_any_write(images: dict[str, Path], untouche
           "--wifi-country", "DE", "--wifi-password-stdin"], "--wifi-password-stdin"),
         (["--hostname", "ok", "--ssh-key", str(images["key"]), "--wifi-ssid", "n",
           "--wifi-country", "DE"], "no terminal"),
+        (["--hostname", "red01\n", "--ssh-key", str(images["key"])], "--hostname"),
+        (["--hostname", "ok", "--user", "ada\n", "--ssh-key", str(images["key"])], "--user"),
+        (["--hostname", "ok", "--ssh-key", str(images["key"]), "--wifi-ssid", "a\nb",
+          "--wifi-country", "DE"], "--wifi-ssid"),
+        (["--hostname", "ok", "--ssh-key", str(images["key"]), "--wifi-hidden"], "--wifi-hidden"),
     ]
-    for extra, field in cases:
-        code, out = cli(capsys, monkeypatch, "image", "burn", str(images["cloud-init"]),
-                        "--device", str(untouched), "--yes", *extra)
+    for image in ("cloud-init", "firstrun.xz"):
+        for extra, field in cases:
+            code, out = cli(capsys, monkeypatch, "image", "burn", str(images[image]),
+                            "--device", str(untouched), "--yes", *extra)
+            assert code == 2 and field in out, out
+            assert len(out.strip().splitlines()) == 1, out
+    copy = untouched.with_name("c.img")
+    shutil.copy(images["firstrun"], copy)
+    for extra, field in cases[-4:]:
+        code, out = cli(capsys, monkeypatch, "image", "customize", str(copy), *extra)
         assert code == 2 and field in out, out
-        assert len(out.strip().splitlines()) == 1, out
+    assert copy.read_bytes() == images["firstrun"].read_bytes()
 
 
 def test_target_refusals_for_files(images: dict[str, Path], tmp_path: Path,

@@ -145,3 +145,20 @@ def test_settings_round_trip_or_name_the_flag(hostname: str, user: str, ssid: st
             ssid_line = next(line for line in lines if line.startswith("ssid="))
             octets = bytes(int(b) for b in ssid_line[5:].rstrip(";").split(";"))
             assert octets.decode() == ssid
+
+
+def test_first_boot_takes_the_hash_and_psk_off_the_boot_partition(tmp_path: Path) -> None:
+    """user-data's last runcmd, run on the files as cloud-init leaves them: no secret stays,
+    and what remains is still valid for the next boot's cloud-init."""
+    s = _settings(password_hash="$6$salt$hash", wifi_ssid="lab", wifi_psk=PSK, wifi_country="DE")
+    (tmp_path / "user-data").write_text(customize.user_data(s, str(tmp_path)))
+    (tmp_path / "network-config").write_text(customize.network_config(s))
+    argv = _yaml((tmp_path / "user-data").read_text())["runcmd"][-1]
+    assert argv[0] == "sed" and argv[-2:] == [f"{tmp_path}/user-data", f"{tmp_path}/network-config"]
+    subprocess.run(argv, check=True)
+    after = (tmp_path / "user-data").read_text() + (tmp_path / "network-config").read_text()
+    assert "$6$salt$hash" not in after and PSK not in after
+    data = _yaml((tmp_path / "user-data").read_text())
+    assert _errors(CLOUD_CONFIG, data) == [] and data["user"]["name"] == "pi"
+    network = _yaml((tmp_path / "network-config").read_text())
+    assert list(network["network"]["wifis"]["wlan0"]["access-points"]) == ["lab"]
