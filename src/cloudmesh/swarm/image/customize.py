@@ -304,8 +304,9 @@ def boot_cmdline(layout: Layout, s: Settings, old: str) -> str:
 
 def user_data(s: Settings, boot_mount: str = "/boot/firmware") -> str:
     """#cloud-config with the singular `user:`, as rpi-imager writes it: cloud-init merges it
-    over the distro's default user, so Pi OS's preseeded user 1000 is renamed and keeps its
-    groups (the plural `users:` without `default` makes a second, group-less account)."""
+    over the distro's default user (groups, settings), and Raspberry Pi OS's cloud-init renames
+    its preseeded user 1000 for the first user it creates; the plural `users:` without
+    `default` bypasses the default user (upstream: `useradd`, a second account)."""
     lines = ["#cloud-config", f"# written by {MARK} image customize", "manage_resolv_conf: false"]
     if s.hostname:
         lines += [f"hostname: {_q(s.hostname)}", "manage_etc_hosts: true"]
