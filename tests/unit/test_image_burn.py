@@ -580,3 +580,14 @@ def test_info_tells_what_first_boot_does_and_warns(images: dict[str, Path], tmp_
                              "network-config": b"network:\n  version: 2\n  wifis: {}\n"})
     code, out = cli(capsys, monkeypatch, "image", "info", str(trixie), "--no-sha256")
     assert out.count("WARNING") == 4 and "'enable_ssh'" in out and "blocked" in out, out
+
+
+def test_info_on_a_compressed_image_reads_its_first_boot(images: dict[str, Path],
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out = cli(capsys, monkeypatch, "image", "info", str(images["captured.xz"]), "--no-sha256")
+    assert code == 0 and "os: Debian GNU/Linux 12 (bookworm)" in out and "first boot: firstrun" in out
+    assert "WARNING: no cgroup_enable=memory" in out
+    code, out = cli(capsys, monkeypatch, "image", "info", str(images["trixie-2025-10-01.xz"]),
+                    "--no-sha256")
+    assert code == 0 and "first boot: unknown" in out and "2025-11-24" in out

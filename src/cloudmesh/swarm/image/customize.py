@@ -20,6 +20,8 @@ import json
 import re
 import secrets
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -214,14 +216,23 @@ def detect(image: Path) -> Layout:
 
 
 def detect_source(source: ImageSource) -> Layout:
-    """`detect` before burning a compressed image, with the same answer as for the raw image:
-    decompress into a sparse temporary file (zeros are skipped, so it takes little disk) only
-    as far as needed: the boot partition, then the root file system until its os-release
-    and fstab read back whole (an unwritten block reads as zeros, never as a wrong file)."""
+    """`detect` before burning a compressed image, with the same answer as for the raw image
+    (see `peek`)."""
+    with peek(source) as head:
+        return detect(head)
+
+
+@contextmanager
+def peek(source: ImageSource) -> Iterator[Path]:
+    """The image as a file `detect` can read: a raw image itself; a compressed one decompressed
+    into a sparse temporary file (zeros are skipped, so it takes little disk) only as far as
+    needed: the boot partition, then the root file system until its os-release and fstab read
+    back whole (an unwritten block reads as zeros, never as a wrong file)."""
     import tempfile
 
     if source.kind == "raw":
-        return detect(source.path)
+        yield source.path
+        return
     with tempfile.TemporaryDirectory(prefix="cms-peek-") as tmp:
         head = Path(tmp) / "head.img"
         with open(head, "wb") as out:
@@ -252,7 +263,7 @@ def detect_source(source: ImageSource) -> Layout:
             finally:
                 blocks.close()  # type: ignore[attr-defined]
             out.truncate(offset)
-        return detect(head)
+        yield head
 
 
 def _root_readable(image: Path, offset: int) -> bool:

@@ -3,7 +3,8 @@
 Partitions, file systems, OS release, first-boot mechanism and the customisation found,
 sha256. A card or file whose sector 0 holds burn.py's marker is reported as an
 INCOMPLETE burn (exit 1), never as a good card. A compressed image is described from
-its header and first block (partition table), plus its `.sha256` file when present.
+its header, partition table and boot and root file systems (decompressed only as far as
+needed), plus its `.sha256` file when present.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def describe(path: Path, *, with_sha: bool = True, quiet: bool = False) -> dict[
                     close()
             out.update(_table(first[:mbr.SECTOR], None))
             out["status"] = _status(first[:mbr.SECTOR])
+            if out["table"] == "mbr" and out["status"] == "ok":
+                from cloudmesh.swarm.image.customize import peek
+
+                with peek(source) as head:  # decompressed only as far as the root's /etc
+                    out.update(_system(head))
             if with_sha:
                 out.update(_sha(path, source.file_size, quiet))
             return out
