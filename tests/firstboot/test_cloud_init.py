@@ -1,0 +1,125 @@
+"""trixie first boot run for real: `image customize` on a synthetic trixie image, then cloud-init
+itself (Debian trixie's 25.1.4, with pi-gen's NoCloud configuration) runs its four stages on the
+boot partition in a chroot (conftest.py), twice, and what every later boot sees is checked:
+`cloud-init status` done without errors, host name, user, password, keys, sudo, sshd, the
+netplan Wi-Fi, time zone, cmdline.txt, and no hash or PSK left on the boot partition.
+
+Not checked here: Raspberry Pi OS's own cloud-init renames the preseeded user 1000 for the
+first user it creates (its downstream raspberry-pi-os distro); Debian's adds a second account."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from ruamel.yaml import YAML
+
+from cloudmesh.swarm.cli.main import main
+from cloudmesh.swarm.image import synthetic
+from cloudmesh.swarm.image.cryptpw import sha512_crypt
+from cloudmesh.swarm.image.fat import Fat
+
+from .conftest import FirstBoot, _chroot
+from .test_firstrun import KEYS
+
+pytestmark = [pytest.mark.integration, pytest.mark.firstboot]
+CASES: dict[str, dict[str, object]] = {
+    "password, visible Wi-Fi DE": {"hostname": "red01", "user": "ada", "password": "correct horse 9",
+                                   "ssid": "lab net", "country": "DE", "hidden": False,
+                                   "timezone": "Europe/Berlin", "keys": KEYS[:1]},
+    "key only, hidden Wi-Fi US": {"hostname": "blue02", "user": "pi", "password": None,
+                                  "ssid": 'Café "$HOME" #1: x', "country": "US", "hidden": True,
+                                  "timezone": "America/New_York", "keys": KEYS},
+}
+
+
+def _customize(image: Path, tmp: Path, case: dict[str, object],
+               monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    keyfile = tmp / "keys.pub"
+    keyfile.write_text("\n".join(case["keys"]) + "\n")  # type: ignore[arg-type]
+    args = ["image", "customize", str(image), "--hostname", str(case["hostname"]),
+            "--user", str(case["user"]), "--ssh-key", str(keyfile), "--wifi-ssid",
+            str(case["ssid"]), "--wifi-country", str(case["country"]), "--wifi-password-stdin",
+            "--timezone", str(case["timezone"])]
+    stdin = ""
+    if case["password"]:
+        args.append("--password-stdin")
+        stdin = f"{case['password']}\n"
+    if case["hidden"]:
+        args.append("--wifi-hidden")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin + "wifi-pass-123\n"))
+    code = main(args)
+    assert code == 0, capsys.readouterr().err
+
+
+def _status(pi: FirstBoot, ok: tuple[int, ...] = (0,)) -> dict[str, object]:
+    out = _chroot(pi.root, ["cloud-init", "status", "--format", "json"], {}, ok=ok)
+    data = json.loads(out[out.index("{"):])
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_trixie_first_boot_with_cloud_init(name: str, cloud_init_boot: Callable[..., FirstBoot],
+                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES[name]
+    image = synthetic.build(tmp_path / "trixie.img", "cloud-init")
+    _customize(image, tmp_path, case, monkeypatch, capsys)
+    pi = cloud_init_boot(image, boots=2)  # first boot, then a later boot of the same instance
+    status = _status(pi)
+    assert status["status"] == "done" and status["errors"] == [], status
+    assert not [e for e in status.get("recoverable_errors", {}).get("WARNING", [])  # type: ignore[attr-defined]
+                if "schema" in e.lower() or "deprecat" in e.lower()], status
+    _chroot(pi.root, ["cloud-init", "schema", "--system"], {})  # exit 0: valid
+    user, ssid = str(case["user"]), str(case["ssid"])
+    assert pi.read("/etc/hostname") == f"{case['hostname']}\n"
+    assert f"127.0.1.1 {case['hostname']}" in pi.read("/etc/hosts")
+    passwd = {line.split(":")[0]: line.split(":") for line in pi.read("/etc/passwd").splitlines()}
+    home = pi.root / passwd[user][5].lstrip("/")
+    groups = {line.split(":")[0]: line.split(":")[3].split(",") for line in pi.read("/etc/group").splitlines()}
+    assert user in groups["sudo"]  # the default user's groups, merged under singular user:
+    shadow = {line.split(":")[0]: line.split(":")[1] for line in pi.read("/etc/shadow").splitlines()}
+    if case["password"]:
+        salt = shadow[user].split("$")[2]
+        assert sha512_crypt(str(case["password"]), salt) == shadow[user]
+    else:
+        assert shadow[user].startswith(("!", "*"))
+    assert (home / ".ssh/authorized_keys").read_text().splitlines()[-len(case["keys"]):] == case["keys"]  # type: ignore[arg-type]
+    assert "NOPASSWD:ALL" in pi.read("/etc/sudoers.d/90-cloud-init-users")
+    assert os.path.lexists(pi.root / "etc/systemd/system/multi-user.target.wants/ssh.service")
+    wanted = "yes" if case["password"] else "no"
+    assert f"PasswordAuthentication {wanted}" in pi.read("/etc/ssh/sshd_config.d/50-cloud-init.conf")
+    netplan = YAML(typ="safe").load(pi.read("/etc/netplan/50-cloud-init.yaml"))
+    wlan = netplan["network"]["wifis"]["wlan0"]
+    psk = hashlib.pbkdf2_hmac("sha1", b"wifi-pass-123", ssid.encode(), 4096, 32).hex()
+    assert wlan["regulatory-domain"] == case["country"] and list(wlan["access-points"]) == [ssid]
+    point = wlan["access-points"][ssid]
+    assert point.get("hidden", False) is case["hidden"]
+    assert psk in (point.get("password"), (point.get("auth") or {}).get("password"))
+    _chroot(pi.root, ["netplan", "generate"], {})  # netplan itself accepts what cloud-init wrote
+    assert pi.read("/etc/timezone") == f"{case['timezone']}\n"
+    assert os.readlink(pi.root / "etc/localtime").endswith(f"zoneinfo/{case['timezone']}")
+    words = (pi.boot / "cmdline.txt").read_text().split()
+    assert [w for w in words if "regdom" in w] == [f"cfg80211.ieee80211_regdom={case['country']}"]
+    assert "cgroup_enable=memory" in words and "cgroup_memory=1" in words
+    for item in pi.boot.iterdir():  # the hash and the PSK are gone from the boot partition
+        data = item.read_bytes()
+        assert psk.encode() not in data and (not case["password"] or shadow[user].encode() not in data)
+
+
+def test_enable_ssh_is_what_made_cloud_init_status_degraded(
+        cloud_init_boot: Callable[..., FirstBoot], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    image = synthetic.build(tmp_path / "trixie.img", "cloud-init")
+    _customize(image, tmp_path, CASES["key only, hidden Wi-Fi US"], monkeypatch, capsys)
+    fat = Fat(image, 4 << 20)
+    fat.write({"user-data": (fat.read("user-data") or b"") + b"enable_ssh: true\n"})
+    status = _status(cloud_init_boot(image), ok=(2,))  # exit 2: done, but degraded
+    assert "cloud-config failed schema validation" in json.dumps(status), status
