@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from cloudmesh.swarm.cli.main import main
@@ -591,3 +593,49 @@ def test_info_on_a_compressed_image_reads_its_first_boot(images: dict[str, Path]
     code, out = cli(capsys, monkeypatch, "image", "info", str(images["trixie-2025-10-01.xz"]),
                     "--no-sha256")
     assert code == 0 and "first boot: unknown" in out and "2025-11-24" in out
+
+
+_ODD = ["", "\n", "'", '"', "$", "#", ": ", "\\", ";", " ", "é", "📶", "-", "A", "9", "$(x)"]
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(hostname=st.lists(st.sampled_from(_ODD + ["red"]), max_size=4).map("".join),
+       user=st.lists(st.sampled_from(_ODD + ["ada"]), min_size=1, max_size=3).map("".join),
+       ssid=st.lists(st.sampled_from(_ODD + ["lab"]), min_size=1, max_size=5).map("".join))
+def test_cli_values_round_trip_or_exit_2_with_nothing_written(
+        images: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, hostname: str, user: str, ssid: str) -> None:
+    from cloudmesh.swarm.image import customize
+
+    for kind in ("cloud-init", "firstrun"):
+        card = tmp_path / f"{kind}.img"
+        if not card.exists():
+            shutil.copy(images[kind], card)
+        before = sha(card)
+        code, out = cli(capsys, monkeypatch, "image", "customize", str(card), f"--hostname={hostname}",
+                        f"--user={user}", "--ssh-key", str(images["key"]), f"--wifi-ssid={ssid}",
+                        "--wifi-country", "DE", "--wifi-password-stdin", stdin="wifi-pass-123\n")
+        try:
+            customize.settings(hostname=hostname, user=user, password_hash=None,
+                               ssh_keys=[images["key"].read_text().strip()], wifi_ssid=ssid,
+                               wifi_psk="0" * 64, wifi_country="DE", timezone=None)
+        except customize.ImageInputError as error:
+            assert code == 2 and len(out.strip().splitlines()) == 1, out
+            assert out.strip().endswith(str(error)) and sha(card) == before
+            continue
+        assert code == 0, out
+        fat = Fat(card, BOOT)
+        if kind == "cloud-init":
+            data = YAML(typ="safe").load(fat.read("user-data"))
+            network = YAML(typ="safe").load(fat.read("network-config"))
+            assert data["hostname"] == hostname.lower() and data["user"]["name"] == user
+            assert list(network["network"]["wifis"]["wlan0"]["access-points"]) == [ssid]
+        else:
+            import shlex
+
+            script = (fat.read("firstrun.sh") or b"").decode()
+            assert f"set_hostname {shlex.quote(hostname.lower())}" in script
+            assert f"userconf {shlex.quote(user)} " in script
+            assert shlex.quote(ssid) in script or "ssid=" + "".join(
+                f"{b};" for b in ssid.encode()) in script
