@@ -27,6 +27,9 @@ if [ "$KIND" = bookworm ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; the
     echo "rpi-root: no binfmt handler for aarch64 (scripts/setup-host.sh)" >&2; exit 1
 fi
 mkdir -p "$CACHE"
+exec 9>"$CACHE/$RECIPE.lock"
+flock 9  # one build at a time (several checkouts on one machine); the others wait and reuse it
+if [ -f "$ROOT/.complete" ]; then echo "$ROOT"; exit 0; fi
 R=$ROOT.partial
 rm -rf "$R"
 started=$(date +%s)
