@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 
+from pathlib import Path
+
 import pytest
 from ruamel.yaml import YAML
 
@@ -167,3 +169,24 @@ def test_os_release_parser() -> None:
                                         "# comment\nID=raspbian\nVERSION_CODENAME=bookworm\n")
     assert parsed == {"PRETTY_NAME": "Raspbian GNU/Linux 12 (bookworm)", "ID": "raspbian",
                       "VERSION_CODENAME": "bookworm"}
+
+
+def test_an_odd_boot_mount_point_is_refused(tmp_path: Path) -> None:
+    from cloudmesh.swarm.image import ext4, synthetic
+
+    image = synthetic.build(tmp_path / "odd.img", "firstrun")
+    root = customize.detect(image).root
+    assert root is not None
+    fstab = (ext4.read_file(image, root.offset, "/etc/fstab") or b"").replace(
+        b"/boot/firmware", b"/boot/$(reboot)")
+    (tmp_path / "fstab").write_bytes(fstab)
+    import subprocess
+
+    subprocess.run([ext4.tool("debugfs"), "-w", "-R", f"write {tmp_path / 'fstab'} /etc/fstab.new",
+                    ext4.spec(image, root.offset)], check=True, capture_output=True)
+    subprocess.run([ext4.tool("debugfs"), "-w", "-R", "rm /etc/fstab", ext4.spec(image, root.offset)],
+                   check=True, capture_output=True)
+    subprocess.run([ext4.tool("debugfs"), "-w", "-R", "ln /etc/fstab.new /etc/fstab",
+                    ext4.spec(image, root.offset)], check=True, capture_output=True)
+    layout = customize.detect(image)
+    assert layout.mechanism == "unknown" and "mount point" in layout.reason

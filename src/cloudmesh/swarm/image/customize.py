@@ -190,6 +190,9 @@ def detect(image: Path) -> Layout:
     if "cmdline.txt" not in layout.boot_files:
         layout.reason = "the boot partition has no cmdline.txt (not a Raspberry Pi image)"
         return layout
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]*", layout.boot_mount):  # goes into cmdline.txt
+        layout.reason = f"the boot partition's mount point {layout.boot_mount!r} in /etc/fstab is unusual"
+        return layout
     if set(CLOUD_INIT_FILES[:2]) & layout.boot_files:
         layout.mechanism, layout.reason = "cloud-init", "boot partition has cloud-init files"
         return layout
