@@ -10,52 +10,25 @@ first user it creates (its downstream raspberry-pi-os distro); Debian's adds a s
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
-from cloudmesh.swarm.cli.main import main
 from cloudmesh.swarm.image import synthetic
 from cloudmesh.swarm.image.cryptpw import sha512_crypt
 from cloudmesh.swarm.image.fat import Fat
 
 from .conftest import FirstBoot, _chroot
-from .test_firstrun import KEYS
+from .test_firstrun import CASES as BOOKWORM_CASES
+from .test_firstrun import _customize
 
 pytestmark = [pytest.mark.integration, pytest.mark.firstboot]
-CASES: dict[str, dict[str, object]] = {
-    "password, visible Wi-Fi DE": {"hostname": "red01", "user": "ada", "password": "correct horse 9",
-                                   "ssid": "lab net", "country": "DE", "hidden": False,
-                                   "timezone": "Europe/Berlin", "keys": KEYS[:1]},
-    "key only, hidden Wi-Fi US": {"hostname": "blue02", "user": "pi", "password": None,
-                                  "ssid": 'Café "$HOME" #1: x', "country": "US", "hidden": True,
-                                  "timezone": "America/New_York", "keys": KEYS},
-}
-
-
-def _customize(image: Path, tmp: Path, case: dict[str, object],
-               monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    keyfile = tmp / "keys.pub"
-    keyfile.write_text("\n".join(case["keys"]) + "\n")  # type: ignore[arg-type]
-    args = ["image", "customize", str(image), "--hostname", str(case["hostname"]),
-            "--user", str(case["user"]), "--ssh-key", str(keyfile), "--wifi-ssid",
-            str(case["ssid"]), "--wifi-country", str(case["country"]), "--wifi-password-stdin",
-            "--timezone", str(case["timezone"])]
-    stdin = ""
-    if case["password"]:
-        args.append("--password-stdin")
-        stdin = f"{case['password']}\n"
-    if case["hidden"]:
-        args.append("--wifi-hidden")
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin + "wifi-pass-123\n"))
-    code = main(args)
-    assert code == 0, capsys.readouterr().err
+# the bookworm cases but the one about imager_custom (not involved here)
+CASES = {name: case for name, case in BOOKWORM_CASES.items() if "imager_custom" not in name}
 
 
 def _status(pi: FirstBoot, ok: tuple[int, ...] = (0,)) -> dict[str, object]:
