@@ -15,6 +15,10 @@ command -v mcopy >/dev/null || need+=(mtools)
 command -v debugfs >/dev/null || [ -x /sbin/debugfs ] || need+=(e2fsprogs)
 command -v xz >/dev/null || need+=(xz-utils)
 command -v fsck.fat >/dev/null || [ -x /sbin/fsck.fat ] || need+=(dosfstools)
+# tests/firstboot: an arm64 root (debootstrap under qemu-user) runs Raspberry Pi's scripts.
+command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
+# netplan's parser checks the network-config written for cloud-init images.
+command -v netplan >/dev/null || need+=(netplan.io)
 if [ ${#need[@]} -gt 0 ]; then
     echo "setup-host: installing ${need[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -22,6 +26,13 @@ if [ ${#need[@]} -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
+# qemu-user for arm64 binaries, registered with F (interpreter opened now, so it works in a
+# chroot) and C (setuid programs keep their credentials): what the first-boot tests need.
+if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+    [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    printf '%s' ':qemu-aarch64:M::\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:/usr/bin/qemu-aarch64-static:OCPF' \
+        >/proc/sys/fs/binfmt_misc/register
+fi
 if ! docker info >/dev/null 2>&1; then
     if command -v systemctl >/dev/null && systemctl is-system-running >/dev/null 2>&1; then
         systemctl start docker

@@ -106,6 +106,8 @@ def _add_settings(sub: argparse.ArgumentParser) -> None:
                        help="read the login password from stdin's first line")
     group.add_argument("--wifi-ssid", metavar="SSID", help="Wi-Fi network (password is prompted)")
     group.add_argument("--wifi-country", metavar="CC", help="Wi-Fi country code, e.g. DE")
+    group.add_argument("--wifi-hidden", action="store_true",
+                       help="the network does not broadcast its SSID")
     group.add_argument("--wifi-password-stdin", action="store_true",
                        help="read the Wi-Fi password from stdin (after the login password)")
     group.add_argument("--timezone", metavar="TZ", help="e.g. Europe/Berlin")
@@ -115,9 +117,9 @@ def _add_settings(sub: argparse.ArgumentParser) -> None:
 
 # -- settings and secrets ------------------------------------------------------------------
 def _wants_settings(args: argparse.Namespace) -> bool:
-    return any(getattr(args, name, None) for name in (
+    return any(getattr(args, name, None) not in (None, False) for name in (  # "" is a value
         "hostname", "hosts", "user", "ssh_key", "ask_password", "password_stdin", "wifi_ssid",
-        "wifi_country", "wifi_password_stdin", "timezone"))
+        "wifi_country", "wifi_password_stdin", "wifi_hidden", "timezone"))
 
 
 def _secret(what: str, from_stdin: bool, flag: str) -> str:
@@ -170,15 +172,16 @@ def _settings(args: argparse.Namespace, hostname: str | None) -> Any:
 
     if args.ask_password and args.password_stdin:
         raise ImageInputError("--ask-password and --password-stdin: give one")
-    if args.wifi_password_stdin and not args.wifi_ssid:
+    if args.wifi_password_stdin and args.wifi_ssid is None:
         raise ImageInputError("--wifi-password-stdin: goes with --wifi-ssid")
     keys = _public_keys(args.ssh_key)
     # validate everything else before asking for secrets
-    probe = customize.settings(hostname=hostname, user=args.user or "pi",
+    probe = customize.settings(hostname=hostname, user="pi" if args.user is None else args.user,
                                password_hash="x" if (args.ask_password or args.password_stdin)
                                else None, ssh_keys=keys, wifi_ssid=args.wifi_ssid,
-                               wifi_psk="0" * 64 if args.wifi_ssid else None,
-                               wifi_country=args.wifi_country, timezone=args.timezone)
+                               wifi_psk="0" * 64 if args.wifi_ssid is not None else None,
+                               wifi_country=args.wifi_country, timezone=args.timezone,
+                               wifi_hidden=args.wifi_hidden)
     password_hash = None
     if args.ask_password or args.password_stdin:
         password = _secret("login password", args.password_stdin, "--password-stdin")
