@@ -85,7 +85,7 @@ def test_image_info_with_a_binary_sha256_and_hand_edited_user_data(
     assert "Traceback" not in out and "DIFFERS" in out
     from cloudmesh.swarm.image import info
 
-    found = info._from_user_data("#cloud-config\nhostname: red01\nusers:\n  - name: 'pi'\n")
+    found = info._from_cloud_init("#cloud-config\nhostname: red01\nusers:\n  - name: 'pi'\n", "")
     assert found["hostname"] == "red01" and found["user"] == "pi"
 
 
@@ -128,8 +128,8 @@ def test_a_hostile_fstab_mount_point_is_not_used(image: Path, monkeypatch: pytes
         return real(path, offset, name)
 
     monkeypatch.setattr(ext4, "read_file", crafted)
-    layout = customize.detect(image)
-    assert layout.boot_mount in ("/boot/firmware", "/boot")
+    layout = customize.detect(image)  # refused with a reason, never pasted into a script
+    assert layout.mechanism == "unknown" and "mount point" in layout.reason
     script = customize.firstrun_script(customize.Settings(hostname="red01"), "/boot/x y;reboot")
-    assert "rm -f '/boot/x y;reboot/firstrun.sh'" in script
-    assert "'/boot/x y;reboot/cmdline.txt'" in script
+    assert "rm -f '/boot/x y;reboot'/firstrun.sh" in script
+    assert "'/boot/x y;reboot'/cmdline.txt" in script

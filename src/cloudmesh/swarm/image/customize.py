@@ -183,15 +183,15 @@ def detect(image: Path) -> Layout:
         fstab = (ext4.read_file(image, root.offset, "/etc/fstab") or b"").decode("utf-8", "replace")
         mounts = [line.split()[1] for line in fstab.splitlines()
                   if len(line.split()) > 2 and line.split()[2] == "vfat" and not line.startswith("#")]
-        mounts = [m for m in mounts if re.fullmatch(r"/[A-Za-z0-9/_.-]*", m) and ".." not in m]
-        if mounts:  # read from the image: only a plain path goes into firstrun.sh / cmdline.txt
+        if mounts:
             layout.boot_mount = mounts[0]
         elif layout.os_release.get("VERSION_CODENAME") in FIRSTRUN_CODENAMES[:3]:
             layout.boot_mount = "/boot"
     if "cmdline.txt" not in layout.boot_files:
         layout.reason = "the boot partition has no cmdline.txt (not a Raspberry Pi image)"
         return layout
-    if not re.fullmatch(r"/[A-Za-z0-9._/-]*", layout.boot_mount):  # goes into cmdline.txt
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]*", layout.boot_mount) or ".." in layout.boot_mount:
+        # read from the image, and it goes into firstrun.sh and cmdline.txt: a plain path only
         layout.reason = f"the boot partition's mount point {layout.boot_mount!r} in /etc/fstab is unusual"
         return layout
     if set(CLOUD_INIT_FILES[:2]) & layout.boot_files:
