@@ -30,7 +30,7 @@ LAB = ("--name", "bench", "--subnet", "10.77.202.0/24")
 def cli(*args: str, check: bool = True) -> tuple[float, subprocess.CompletedProcess[str]]:
     """Run cms-swarm; (seconds, result)."""
     started = time.perf_counter()
-    done = subprocess.run([CMS_SWARM, *args], capture_output=True, text=True, timeout=1200)
+    done = subprocess.run([CMS_SWARM, *args], capture_output=True, text=True, timeout=1200, check=False)
     seconds = time.perf_counter() - started
     if check and done.returncode != 0:
         sys.exit(f"cms-swarm {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -97,7 +97,7 @@ def write(args: argparse.Namespace, t: dict[str, float]) -> None:
     tag = "bench_create" if args.os == "bookworm" else f"bench_create {args.os}"
     begin, end = f"<!-- {tag}: begin -->", f"<!-- {tag}: end -->"
     engine = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"],
-                            capture_output=True, text=True).stdout.strip()
+                            capture_output=True, text=True, check=False).stdout.strip()
     section = f"""{begin}
 ## create vs. the floor ({args.count} fresh {args.os} lab hosts)
 

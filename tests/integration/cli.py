@@ -18,7 +18,7 @@ def cms_swarm(*args: str, timeout: float = 900, env: dict[str, str] | None = Non
     """Run the CLI; the result carries returncode, stdout and stderr."""
     done = subprocess.run([CMS_SWARM, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})}, input=stdin,
-                          stdin=None if stdin is not None else subprocess.DEVNULL)
+                          stdin=None if stdin is not None else subprocess.DEVNULL, check=False)
     OUTPUTS.append(done.stdout + done.stderr)
     return done
 

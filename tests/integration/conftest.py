@@ -74,7 +74,7 @@ def lab_exec(lab_inventory: Path) -> Exec:
 
     def run(host: str, command: str) -> tuple[int, str]:
         done = subprocess.run(["docker", "exec", f"cms-swarm-{LAB}-{host}", "bash", "-c", command],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
         return done.returncode, done.stdout + done.stderr
 
     return run

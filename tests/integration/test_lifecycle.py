@@ -28,7 +28,7 @@ def node_ids(lab_exec) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def swarm_state(lab_exec, host: str) -> str:  # type: ignore[no-untyped-def]
-    rc, out = lab_exec(host, "docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo no-docker")
+    _rc, out = lab_exec(host, "docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || echo no-docker")
     return out.strip()
 
 
@@ -48,14 +48,14 @@ def test_dry_run_on_bare_hosts_lists_steps_and_changes_nothing(lab_inventory: Pa
 def test_create_builds_three_ready_managers_with_one_leader(lab_inventory: Path, lab_exec) -> None:  # type: ignore[no-untyped-def]
     done = cms_swarm("create", "-i", str(lab_inventory))
     assert done.returncode == 0, done.stdout + done.stderr
-    rc, out = lab_exec("pi1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'")
+    _, out = lab_exec("pi1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'")
     rows = sorted(line.split() for line in out.splitlines())
     assert [r[:3] for r in rows] == [[h, "Ready", "Active"] for h in HOSTS]
     assert sorted(r[3] for r in rows) == ["Leader", "Reachable", "Reachable"]
     assert "routing mesh: unavailable (kernel lacks IPVS)" in done.stdout
     assert "SWMTKN-" not in done.stdout + done.stderr
     for host in HOSTS:  # the SSH user may run docker without sudo from now on
-        rc, out = lab_exec(host, "id -nG pi")
+        _rc, out = lab_exec(host, "id -nG pi")
         assert "docker" in out.split()
 
 
@@ -68,7 +68,7 @@ def test_second_create_changes_nothing_and_says_so(lab_inventory: Path, lab_exec
     assert "swarm unchanged since (`verify` tests again)" in done.stdout  # services verified before
     for host in HOSTS:
         assert f"{host}: Install Docker engine: docker 20.10" in done.stdout  # "... already running"
-        rc, out = lab_exec(host, "grep -c ' install docker.io:' /var/log/dpkg.log")
+        _rc, out = lab_exec(host, "grep -c ' install docker.io:' /var/log/dpkg.log")
         assert out.strip() == "1", f"{host}: docker.io installed {out.strip()} times"
 
 

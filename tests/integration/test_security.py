@@ -168,7 +168,7 @@ def test_autolock_shows_the_key_once_and_unlock_uses_it(lab_exec: Exec, lab_inve
         again = cms_swarm("create", "-i", str(lab_inventory), "--autolock", "--skip-verify")
         assert again.returncode == 0 and "autolock already on" in again.stdout and key not in again.stdout
 
-        rc, out = lab_exec("pi2", "systemctl restart docker && docker info --format '{{.Swarm.LocalNodeState}}'")
+        _rc, out = lab_exec("pi2", "systemctl restart docker && docker info --format '{{.Swarm.LocalNodeState}}'")
         assert out.strip() == "locked", out
         status = cms_swarm("status", "-i", str(lab_inventory), "--json")
         states = {n["host"]: n["state"] for n in json.loads(status.stdout)["nodes"]}

@@ -55,13 +55,13 @@ def test_hosts_changing_commands_offer_dry_run(capsys: pytest.CaptureFixture[str
 def test_cms_plugin_runs_the_same_commands(tmp_path: Path) -> None:
     """`cms swarm ...` finds the plugin and reaches the same code (cms itself always exits 0)."""
     env = {"HOME": str(tmp_path), "PATH": f"{BIN}:/usr/bin:/bin"}
-    listed = subprocess.run([BIN / "cms", "help"], capture_output=True, text=True, env=env, timeout=60)
+    listed = subprocess.run([BIN / "cms", "help"], capture_output=True, text=True, env=env, timeout=60, check=False)
     assert "swarm" in listed.stdout.split()
     done = subprocess.run([BIN / "cms", "swarm", "create", "pi[1-"], capture_output=True, text=True,
-                          env=env, timeout=60)
+                          env=env, timeout=60, check=False)
     assert "not a valid host list" in done.stdout + done.stderr
     version = subprocess.run([BIN / "cms", "swarm", "--version"], capture_output=True, text=True,
-                             env=env, timeout=60)
+                             env=env, timeout=60, check=False)
     assert "cloudmesh-swarm" in version.stdout
 
 

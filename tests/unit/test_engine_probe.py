@@ -64,6 +64,6 @@ def test_engine_probe_reads_version_swarm_and_nodes(tmp_path: Path) -> None:
 
 def test_no_engine_gives_empty_sections(tmp_path: Path) -> None:
     script = ENGINE_PROBE.replace("@SOCKET@", str(tmp_path / "absent.sock"))
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30).stdout
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False).stdout
     facts = parse_facts(out + "=== end ===\n")
     assert facts.docker_version is None and facts.swarm is None and facts.nodes == ()

@@ -69,7 +69,7 @@ fix_binary yes
 
 def test_binfmt_register_line_keeps_magic_and_asks_for_fix_and_credentials() -> None:
     line = binfmt.register_line("qemu-aarch64", DEFINITION)
-    assert line == ("\\x7f\\x45\\x4c\\x46".join([":qemu-aarch64:M:0:", ":"])
+    assert line == (":qemu-aarch64:M:0:\\x7f\\x45\\x4c\\x46:"
                     + "\\xff\\xff\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OCPF")
     assert binfmt.flags_of("enabled\ninterpreter /x\nflags: PF\n") == "PF"
     with pytest.raises(LabError, match="no magic line"):

@@ -239,8 +239,8 @@ async def _restore_work(runner: Runner, data: bytes, host: str) -> int:
             return 1
     await runner.refresh([host])
     facts = runner.ctx.facts[host]
-    if facts.in_swarm and not runner.options.force:
-        raise InputError(f"{host}: already in a swarm ({facts.swarm.local_state}); "  # type: ignore[union-attr]
+    if facts.swarm is not None and facts.in_swarm and not runner.options.force:
+        raise InputError(f"{host}: already in a swarm ({facts.swarm.local_state}); "
                          "restore replaces it only with --force")
     command = restore_script(runner.ctx.ip(host), hashlib.sha256(data).hexdigest())
     if runner.options.dry_run:

@@ -250,7 +250,7 @@ def load(path: str | Path) -> Inventory:
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
         problem = getattr(error, "problem", None) or "not valid YAML"
         raise InventoryError(f"{where}: {problem}") from None
-    except Exception as error:  # ruamel raises a few non-YAMLError types on odd input
+    except Exception as error:  # noqa: BLE001 - ruamel raises a few non-YAMLError types on odd input
         raise InventoryError(f"{path}: not valid YAML ({type(error).__name__})") from None
     if not isinstance(data, dict):
         raise InventoryError(f"{path}:1: the inventory must be a mapping with 'hosts'")
@@ -396,7 +396,7 @@ def expand_hosts(text: str) -> list[tuple[str, str]]:
         return pairs
     try:
         names = _hostlist.expand_hostlist(text)
-    except Exception as error:  # BadHostlist and friends
+    except Exception as error:  # noqa: BLE001 - BadHostlist, and ValueError/IndexError on odd input
         raise InventoryError(f"hosts: {text!r} is not a valid host list ({error})") from None
     if not names:
         raise InventoryError("hosts: the host list is empty")

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
 from cloudmesh.swarm.errors import CommandError, HostError, NotConverged, PreflightError, SwarmError
@@ -133,7 +134,7 @@ class Runner:
                     self.fail(name, error)
                 except SwarmError as error:
                     self.fail(name, error)
-                except Exception as error:  # a bug: keep the traceback in the log
+                except Exception as error:  # noqa: BLE001 - a bug: one host fails, the traceback goes to its log
                     import traceback
 
                     self.log(name, traceback.format_exc())
@@ -195,7 +196,7 @@ class Runner:
             if self.options.dry_run:
                 continue
             todo = [h for h in hosts if plans[h].needs_work]
-            await self.each(todo, lambda h: self.apply(h, plans[h]))
+            await self.each(todo, partial(self._apply_planned, plans))
             applied.update(todo)
             if todo:
                 self.mark_stale()
@@ -218,6 +219,9 @@ class Runner:
             errors = [str(p) for p in problems if not p.warning]
             if errors:
                 self.fail(name, PreflightError(name, errors))
+
+    async def _apply_planned(self, plans: dict[str, Plan], host: str) -> None:
+        await self.apply(host, plans[host])
 
     async def apply(self, host: str, plan: Plan) -> None:
         """Run the plan's steps in order; stop at the first that fails."""

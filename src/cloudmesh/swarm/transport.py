@@ -51,6 +51,10 @@ class Transport(Protocol):
 
     async def put(self, data: bytes, path: str, *, mode: str = "0644", sudo: bool = False) -> Result: ...
 
+    async def stream_out(self, command: str, sink: Callable[[bytes], Awaitable[None] | None], *,
+                         sudo: bool = False, timeout: float | None = None,
+                         chunk: int = 1 << 20) -> Result: ...
+
     async def close(self) -> None: ...
 
 

@@ -29,7 +29,7 @@ class _Refuse(argparse.Action):
         parser.error(f"{option_string}: " + SECRET_ON_ARGV.format(kind))
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     image = commands.add_parser("image", help=HELP, description=HELP)
     verbs = image.add_subparsers(dest="image_command", metavar="VERB", required=True)
 
@@ -328,7 +328,7 @@ def _burn(args: argparse.Namespace) -> int:
 
 
 def _expand(hostlist: str) -> list[str | None]:
-    import hostlist as hl  # type: ignore[import-untyped]
+    import hostlist as hl
 
     from cloudmesh.swarm.image.customize import check_hostname
 

@@ -13,7 +13,7 @@ from cloudmesh.swarm.errors import UsageError
 HELP = "simulated Raspberry Pis on this machine (containers with systemd and sshd)"
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     lab = commands.add_parser("lab", help=HELP, description=HELP)
     verbs = lab.add_subparsers(dest="lab_command", metavar="VERB", required=True)
     up = verbs.add_parser("up", help="start N lab hosts (default 3) and write their inventory",

@@ -12,12 +12,15 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cloudmesh.swarm import __version__
 from cloudmesh.swarm.errors import InputError, SwarmError, UsageError
 from cloudmesh.swarm.options import DOCKER_REPO
 from cloudmesh.swarm.plan import printable
+
+if TYPE_CHECKING:  # imported lazily at run time: a no-op command starts fast
+    from cloudmesh.swarm.inventory import Inventory
 
 COMMANDS = {
     "create": "all phases: check, install Docker, form the swarm, verify; then show status",
@@ -191,7 +194,7 @@ def _port(text: str) -> int:
     return value
 
 
-def load_inventory(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def load_inventory(args: argparse.Namespace) -> Inventory:
     """The inventory from -i or from a host list; UsageError when neither or both.
     For `restore`, --host is the host list, or picks its one host from -i."""
     from cloudmesh.swarm import inventory

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,7 +143,7 @@ def drop_cache(fd: int, block_device: bool) -> None:
             pass
 
 
-def read_blocks(fd: int, size: int, block: int = BLOCK):  # type: ignore[no-untyped-def]
+def read_blocks(fd: int, size: int, block: int = BLOCK) -> Iterator[bytes]:
     """`size` bytes of `fd` from offset 0 in blocks (ImageError if it is shorter)."""
     offset = 0
     while offset < size:

@@ -39,11 +39,12 @@ BOOT_TIMEOUT = 120.0
 BOOT_TIMEOUT_EMULATED = 360.0  # systemd and sshd under qemu-user start several times slower
 LABEL = "cloudmesh.swarm.lab"
 KIND_LABEL = "cloudmesh.swarm.lab.kind"
-RUN_FLAGS = dict(  # what lets systemd and a nested dockerd run without --privileged
-    cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
-    security_opt=["seccomp=unconfined", "apparmor=unconfined"],
-    device_cgroup_rules=["a *:* rwm"], tmpfs={"/run": "", "/run/lock": ""},
-)
+RUN_FLAGS: dict[str, object] = {  # what lets systemd and a nested dockerd run without --privileged
+    "cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"],
+    "security_opt": ["seccomp=unconfined", "apparmor=unconfined"],
+    "device_cgroup_rules": ["a *:* rwm"], "tmpfs": {"/run": "", "/run/lock": ""},
+}
+DEFAULT_KIND = Kind()
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class LabHost:
     kind: str = ""  # release/arch, e.g. "trixie/arm64"
 
 
-def parse_hosts_spec(spec: str, default: Kind = Kind()) -> dict[int, Kind]:
+def parse_hosts_spec(spec: str, default: Kind = DEFAULT_KIND) -> dict[int, Kind]:
     """`pi[1-2]:bookworm,pi3:trixie:arm64` -> {1: Kind(), 2: Kind(), 3: Kind("trixie", "arm64")}.
 
     Each item is a host list of lab host names (piK), then optional `:RELEASE` and `:ARCH`
@@ -79,7 +80,7 @@ def _spec_items(spec: str) -> dict[int, tuple[str, str]]:
                              f"({', '.join(image.ARCHES)})")
         try:
             expanded = expand_hostlist(names)
-        except Exception:  # python-hostlist raises its own BadHostlist
+        except Exception:  # noqa: BLE001 - python-hostlist raises BadHostlist, ValueError, ...
             raise UsageError(f"--hosts {item!r}: {names!r} is not a host list") from None
         for name in expanded:
             match = re.fullmatch(r"pi([1-9][0-9]*)", name)
@@ -135,7 +136,7 @@ class Lab:
 
     # -- up ---------------------------------------------------------------------------------
 
-    def up(self, count: int, say: Callable[[str], None] = print, default: Kind = Kind(),
+    def up(self, count: int, say: Callable[[str], None] = print, default: Kind = DEFAULT_KIND,
            kinds: dict[int, Kind] | None = None, offline: bool = False) -> Path:
         """Start hosts pi1..piN (booting any that are missing), write the inventory; its path.
 

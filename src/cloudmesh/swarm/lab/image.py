@@ -60,16 +60,16 @@ def files(kind: Kind) -> dict[str, tuple[str, int]]:
     security = f"{kind.release}-security"
     found = {
         "etc/sudoers.d/010_pi-nopasswd": ("pi ALL=(ALL) NOPASSWD: ALL\n", 0o440),
-        "etc/apt/sources.list": (
+        "etc/apt/sources.list": ((
             f"deb {MIRROR} {kind.release} main\n"
             f"deb {MIRROR} {kind.release}-updates main\n"
-            f"deb http://{MIRROR_HOST}/debian-security {security} main\n", 0o644),
+            f"deb http://{MIRROR_HOST}/debian-security {security} main\n"), 0o644),
         # Host keys are made at first boot, so every lab host has its own (like a fresh Pi).
-        "etc/systemd/system/lab-hostkeys.service": (
+        "etc/systemd/system/lab-hostkeys.service": ((
             "[Unit]\nDescription=Generate SSH host keys on first boot\n"
             "Before=ssh.service\nConditionPathExists=!/etc/ssh/ssh_host_ed25519_key\n"
             "[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n"
-            "[Install]\nWantedBy=multi-user.target\n", 0o644),
+            "[Install]\nWantedBy=multi-user.target\n"), 0o644),
         "etc/ssh/sshd_config.d/lab.conf": ("PasswordAuthentication no\nUseDNS no\n", 0o644),
     }
     if kind.arch != host_arch():
@@ -127,11 +127,12 @@ def cached(client: docker.DockerClient, kind: Kind) -> bool:
     return (image.labels or {}).get(LABEL) == RECIPE
 
 
-def ensure(client: docker.DockerClient, kind: Kind = Kind(),
+def ensure(client: docker.DockerClient, kind: Kind | None = None,
            say: Callable[[str], None] = print) -> str:
     """Build the kind's image unless the cached one is current; return its name."""
     from cloudmesh.swarm.lab import binfmt
 
+    kind = kind or Kind()
     binfmt.ensure(kind.arch)  # also needed to run hosts of a cached foreign image
     if cached(client, kind):
         return kind.image
@@ -150,7 +151,7 @@ def ensure(client: docker.DockerClient, kind: Kind = Kind(),
 
 
 def _run(args: list[str], what: str) -> None:
-    done = subprocess.run(args, capture_output=True, text=True)
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = " ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
         raise LabError(f"{what} failed (exit {done.returncode}): {tail}")

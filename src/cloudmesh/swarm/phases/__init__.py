@@ -83,7 +83,8 @@ class Context:
 
     def cluster_id(self) -> str:
         leader = self.leader()
-        return self.facts[leader].swarm.cluster_id if leader and self.facts[leader].swarm else ""  # type: ignore[union-attr]
+        state = self.facts[leader].swarm if leader else None
+        return state.cluster_id if state else ""
 
 
 class Phase:

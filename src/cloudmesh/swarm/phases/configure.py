@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Iterable
 
 from cloudmesh.swarm.facts import NodeRow
 from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
@@ -159,10 +160,10 @@ class ConfigurePhase(Phase):
             ctx.secrets[role] = Secret(result.stdout.strip())
 
 
-def _stale_rows(rows: object, current: NodeRow) -> list[Step]:
+def _stale_rows(rows: Iterable[NodeRow], current: NodeRow) -> list[Step]:
     """Down entries left behind by an earlier life of the same host: remove them."""
     steps = []
-    for row in rows:  # type: ignore[attr-defined]
+    for row in rows:
         if row.id != current.id and row.hostname == current.hostname and row.status == "Down":
             command = f"docker node rm --force {row.id}"
             if row.is_manager:

@@ -114,7 +114,9 @@ class NodeOpsPhase(Phase):
                     steps.append(Step(f"promote {name}", f"docker node promote {row.id}", sudo=True))
         elif len(managers) > target:
             # demote unreachable managers first, then the last ones in inventory order; never the leader
-            order = sorted(reversed(managers), key=lambda m: m[1].manager_status == "Reachable")
+            last_first = managers[::-1]
+            order = ([m for m in last_first if m[1].manager_status != "Reachable"]
+                     + [m for m in last_first if m[1].manager_status == "Reachable"])
             for name, row in order:
                 if len(managers) - len(steps) <= target:
                     break

@@ -22,7 +22,8 @@ class ResetPhase(Phase):
 
     def batches(self, ctx: Context) -> list[Batch]:
         names = [h.name for h in ctx.inventory.hosts]
-        is_manager = {n: bool(ctx.facts[n].swarm and ctx.facts[n].swarm.is_manager) for n in names}  # type: ignore[union-attr]
+        swarms = {n: ctx.facts[n].swarm for n in names}
+        is_manager = {n: bool(state and state.is_manager) for n, state in swarms.items()}
         leader = ctx.leader()
         workers = tuple(n for n in names if not is_manager[n])
         others = [n for n in names if is_manager[n] and n != leader]
