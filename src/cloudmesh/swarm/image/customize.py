@@ -265,7 +265,9 @@ def peek(source: ImageSource) -> Iterator[Path]:
                     elif check_at is None and limit is not None and offset >= limit:
                         break
             finally:
-                blocks.close()  # type: ignore[attr-defined]
+                close = getattr(blocks, "close", None)  # a generator: stop its decompressor now
+                if close is not None:
+                    close()
             out.truncate(offset)
         yield head
 

@@ -50,7 +50,7 @@ class NodeOpsPhase(Phase):
     force: bool = False
 
     @property
-    def title(self) -> str:  # type: ignore[override]
+    def title(self) -> str:  # type: ignore[override]  # computed where Phase has a plain str
         return "Rebalance managers" if self.op == "rebalance" else f"{self.op.capitalize()} nodes"
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
