@@ -87,6 +87,9 @@ def docker_ce_distro(facts: HostFacts) -> str:
     return "ubuntu" if family == "ubuntu" else "debian"
 
 
+HAS_DOCKER_CLI = "apt-cache show docker-cli >/dev/null 2>&1"  # trixie and later split the CLI out
+
+
 def pinned(packages: tuple[str, ...], version: str, pin: tuple[str, ...]) -> str:
     """`pkg=version` for the packages in `pin` when a version is asked for."""
     return " ".join(f"{p}={version}" if version and p in pin else p for p in packages)
@@ -125,11 +128,17 @@ def engine_steps(ctx: Context, facts: HostFacts) -> list[Step]:
                           ("docker-ce", "docker-ce-cli"))
         return [*docker_ce_repo_steps(ctx, facts),
                 Step(f"install {packages} (no recommends)", apt_install(packages), sudo=True, timeout=900)]
-    names = ("docker.io", "docker-cli") if facts.install.cli_candidate else ("docker.io",)
-    packages = pinned(names, version, names)
-    what = "engine and CLI" if len(names) > 1 else "engine only"
-    return [REFRESH_LISTS,
-            Step(f"install {packages} ({what}, no recommends)", apt_install(packages), sudo=True, timeout=900)]
+    if facts.install.cli_candidate or facts.apt_lists_fresh:  # apt's lists say what the release has
+        names = ("docker.io", "docker-cli") if facts.install.cli_candidate else ("docker.io",)
+        packages = pinned(names, version, names)
+        what = "engine and CLI" if len(names) > 1 else "engine only"
+        return [REFRESH_LISTS,
+                Step(f"install {packages} ({what}, no recommends)", apt_install(packages), sudo=True, timeout=900)]
+    engine, cli = pinned(("docker.io",), version, ("docker.io",)), pinned(("docker-cli",), version, ("docker-cli",))
+    return [REFRESH_LISTS,  # lists too old to tell: apt says after the refresh whether docker-cli exists
+            Step("install docker.io, with docker-cli where the release has it (no recommends)",
+                 f"p='{engine}'; {HAS_DOCKER_CLI} && p='{engine} {cli}'; {apt_install('$p')}",
+                 sudo=True, timeout=900)]
 
 
 def cli_steps(facts: HostFacts) -> list[Step]:
@@ -139,6 +148,11 @@ def cli_steps(facts: HostFacts) -> list[Step]:
         package, extra = "docker-ce-cli", ""
     elif engine == "distro" and (facts.install.cli_candidate or facts.install.package("docker-cli")):
         package, extra = "docker-cli", "--reinstall " if facts.install.package("docker-cli") else ""
+    elif engine == "distro" and not facts.apt_lists_fresh:  # after the refresh apt knows which
+        return [REFRESH_LISTS, Step(
+            "install the docker command (docker-cli where the release has it, else docker.io again)",
+            f"if {HAS_DOCKER_CLI}; then {apt_install('docker-cli')}; "
+            f"else {apt_install('docker.io', '--reinstall ')}; fi", sudo=True, timeout=900)]
     elif engine == "distro":
         package, extra = "docker.io", "--reinstall "  # before trixie docker.io has the CLI
     else:
