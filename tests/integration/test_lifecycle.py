@@ -36,7 +36,7 @@ def test_dry_run_on_bare_hosts_lists_steps_and_changes_nothing(lab_inventory: Pa
     done = cms_swarm("create", "-i", str(lab_inventory), "--dry-run")
     assert done.returncode == 0, done.stderr
     for host in HOSTS:
-        assert f"{host}: would install docker.io, with docker-cli where the release has it (no recommends): sudo " in done.stdout
+        assert f"{host}: would install docker.io, and docker-cli where the release has it (no recommends): sudo " in done.stdout
     assert f"pi1: would initialise the swarm: sudo docker swarm init --advertise-addr {address(1)}" in done.stdout
     assert "pi2: would join the swarm as a manager" in done.stdout and '"JoinToken": "***"' in done.stdout
     assert "dry run: nothing was changed" in done.stdout

@@ -10,13 +10,14 @@ import json
 import re
 import shutil
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
 import pytest
 
-from .cli import cms_swarm
+from .cli import CMS_SWARM, OUTPUTS, cms_swarm
 from .conftest import Exec, address
 
 pytestmark = pytest.mark.integration
@@ -191,3 +192,42 @@ def test_no_docker_api_on_tcp(lab_exec: Exec, lab_inventory: Path) -> None:
     for host in ("pi1", "pi2", "pi3"):
         rc, out = lab_exec(host, "ss -Hltn")
         assert rc == 0 and not re.search(r":237[56]\b", out), f"{host} listens on a Docker TCP port"
+
+
+def cms_swarm_no_tty(*args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a new session (no controlling terminal): a prompt reads stdin."""
+    done = subprocess.run([CMS_SWARM, *args], capture_output=True, text=True, timeout=300,
+                          input=stdin, start_new_session=True, check=False)
+    OUTPUTS.append(done.stdout + done.stderr)
+    return done
+
+
+def test_become_password_reaches_only_a_sudo_that_asks(lab_exec: Exec, lab_inventory: Path,
+                                                       tmp_path: Path) -> None:
+    """Issue 12 item 3 on real sudo: pi2's sudo needs no password (Pi OS's first user), so the
+    password must not become the drop-in harden writes there; pi3's sudo asks, and gets it."""
+    sudoers = "/etc/sudoers.d/010_pi-nopasswd"
+    rc, out = lab_exec("pi3", f"mkdir -p /root/saved && mv {sudoers} /root/saved/ "
+                       f"&& echo 'pi:{PASSWORD}' | chpasswd")
+    assert rc == 0, out
+    try:
+        pi3 = one_host_inventory(lab_inventory, tmp_path, "pi3", 3)
+        pi3.write_text(pi3.read_text().replace(f"key: {tmp_path / 'id_ed25519'}",
+                                               f"key: {lab_inventory.parent / 'id_ed25519'}"))
+        checked = cms_swarm_no_tty("check", "-i", str(pi3), "--ask-become-pass", stdin=PASSWORD + "\n")
+        assert checked.returncode == 0, checked.stdout + checked.stderr  # sudo -k -S got it
+        assert "pi3: Check hosts: all checks passed" in checked.stdout
+    finally:
+        lab_exec("pi3", f"mv /root/saved/010_pi-nopasswd {sudoers}; passwd -l pi")
+    inventory = tmp_path / "pi2.yaml"
+    inventory.write_text(pi3.read_text().replace("name: pi3", "name: pi2")
+                         .replace(address(3), address(2)))
+    try:
+        hardened = cms_swarm_no_tty("harden", "-i", str(inventory), "--ask-become-pass",
+                                    stdin=PASSWORD + "\n")
+        assert hardened.returncode == 0, hardened.stdout + hardened.stderr
+        _, drop_in = lab_exec("pi2", "cat /etc/ssh/sshd_config.d/00-cms-swarm.conf")
+        assert drop_in.startswith("# written by cms-swarm harden") and PASSWORD not in drop_in
+    finally:
+        undone = cms_swarm("harden", "-i", str(inventory), "--undo")
+        assert undone.returncode == 0, undone.stdout + undone.stderr

@@ -47,7 +47,6 @@ def probe(
         "python3": "/usr/bin/python3",
         "user": f"pi\n{groups}",
         "apt": "/usr/bin/apt-get",
-        "apt-lists-fresh": "/var/lib/apt/lists/deb.debian.org_debian_dists_bookworm_main_binary-arm64_Packages",
         "busybox-static": "install ok installed" if docker else "",
         "docker-pkg": f"install ok installed {docker}" if docker else "",
         "docker-active": "active" if active else "inactive",

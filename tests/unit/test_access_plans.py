@@ -46,7 +46,7 @@ def test_harden_writes_a_checked_drop_in_where_sshd_includes_them() -> None:
 def test_harden_on_old_sshd_without_include_prepends_a_validated_block() -> None:
     ctx = context(inventory(1), {"pi1": sshd(include=False)})
     step = HardenPhase().plan(ctx, "pi1", "all").steps[0]
-    assert "sshd -t -f $tmp && mv -f $tmp /etc/ssh/sshd_config" in step.command
+    assert "sshd -t -f $tmp && mv -f $tmp /etc/ssh/sshd_config || { rm -f $tmp; exit 1; }" in step.command
     assert step.stdin_text().startswith("# BEGIN cms-swarm harden\n")
 
 

@@ -1,8 +1,10 @@
-"""Fuzzing the two doors user input comes in by: the inventory file and the host list.
+"""Fuzzing the doors input comes in by: the inventory file, the host list, --test-image, and
+what hosts say (node names, stderr, overlay addresses).
 
-Every input either gives a valid Inventory or raises InputError (a SwarmError) whose text
-is one non-empty line; any other exception escaping is a bug. About 1,700 inputs in all.
-"""
+Every user input either gives a valid Inventory (or value) or raises InputError (a SwarmError)
+whose text is one non-empty line; any other exception escaping is a bug. Whatever a host
+prints reaches the screen as plain text (no markup, no terminal escapes, tokens masked) and
+reaches another host's shell only as a checked IP address. About 2,400 inputs in all."""
 
 from __future__ import annotations
 
@@ -206,3 +208,87 @@ def test_random_hostlist_with_options(hostlist: str, user: str | None, port: int
 def test_ranges_expand_in_order(prefix: str, start: int, length: int) -> None:
     inv = from_hostlist(f"{prefix}[{start}-{start + length - 1}]")
     assert [h.name for h in inv.hosts] == [f"{prefix}{i}" for i in range(start, start + length)]
+
+
+# -- what hosts say: node names, stderr, overlay addresses (issue 12) ------------------------
+# A host is not trusted: whatever it prints reaches the screen as plain text (no rich markup,
+# no terminal escapes, tokens masked) and never reaches another host's shell unchecked.
+
+HOST_TEXT = st.one_of(
+    st.text(max_size=40),
+    st.lists(st.sampled_from(["[", "]", "/", "[/]", "[bold]", "[/bold]", "[link=x]", "\x1b", "\x1b[",
+                              "\x1b]0;", "\x07", "\x1b\\", "31m", "\x9b", "\r", "\n", "\t", "\x00",
+                              "SWMTKN-1-abc", "SWMKEY-1-xyz", "pi1", " ", "\\", "'", "$(id)"]),
+             max_size=20).map("".join),
+)
+
+
+def _reporter() -> tuple[Any, Any, Any]:
+    import io
+
+    from cloudmesh.swarm.report import Reporter
+
+    out, err = io.StringIO(), io.StringIO()
+    return Reporter(file=out, err=err, live=False), out, err
+
+
+@fuzz(150)
+@given(names=st.lists(HOST_TEXT, min_size=1, max_size=4))
+def test_status_prints_any_node_name_as_plain_text(names: list[str]) -> None:
+    reporter, out, err = _reporter()
+    nodes = [{"host": f"({n})", "address": None, "hostname": n, "node_id": "x", "role": "worker",
+              "leader": False, "state": n, "manager_status": None, "availability": n, "engine": n,
+              "error": None} for n in names]
+    swarm = {"id": "c1", "managers": 1, "nodes": len(names), "reachable_managers": 1,
+             "unreachable_managers": names, "quorum": True, "tolerates": 0}
+    reporter.status({"cluster": "t", "swarm": swarm, "nodes": nodes}, as_json=False)
+    text = out.getvalue() + err.getvalue()
+    assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text
+    assert "SWMTKN-1-abc" not in text and "SWMKEY-1-xyz" not in text
+
+
+@fuzz(150)
+@given(stderr=HOST_TEXT, stdout=HOST_TEXT, status=st.none() | st.integers(-1, 255))
+def test_a_failed_step_is_one_line_whatever_the_host_printed(stderr: str, stdout: str,
+                                                             status: int | None) -> None:
+    from cloudmesh.swarm.errors import CommandError
+
+    error = CommandError("pi1", "step", status, stderr, stdout)
+    message = str(error)
+    assert message.startswith("pi1: step failed") and len(message.splitlines()) == 1
+    assert "SWMTKN-1-abc" not in message
+    reporter, out, err = _reporter()
+    reporter.host_failed("pi1", error)
+    text = out.getvalue() + err.getvalue()
+    assert "\x1b" not in text and len(text.strip().splitlines()) == 1
+
+
+@fuzz(200)
+@given(text=st.one_of(HOST_TEXT, st.ip_addresses().map(str),
+                      st.ip_addresses().map(lambda ip: f"{ip}; reboot")))
+def test_an_overlay_address_is_an_ip_or_refused(text: str) -> None:
+    import ipaddress
+
+    from cloudmesh.swarm.phases.verify import overlay_ip
+
+    try:
+        address = overlay_ip(text)
+    except ValueError:
+        return
+    assert str(ipaddress.ip_address(address)) == address  # nothing but an address goes on
+
+
+# -- user input beyond the inventory: --test-image, hostname ---------------------------------
+
+@fuzz(200)
+@given(text=st.one_of(st.text(max_size=40), st.sampled_from(
+    ["busybox", "-v", "--privileged", "a b", "busybox;id", "registry:5000/x:1", "x@sha256:" + "a" * 64])))
+def test_test_image_is_a_reference_or_bad_input(text: str) -> None:
+    from cloudmesh.swarm.phases.verify import check_image
+
+    try:
+        check_image(text)
+    except InputError as error:
+        assert len(str(error).splitlines()) == 1
+        return
+    assert not text.startswith("-") and not any(c in text for c in " ;'\"$`\\\n")

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from cloudmesh.swarm.cli.main import main
@@ -35,7 +37,7 @@ BOOT = 4 << 20  # synthetic images: the boot partition starts at 4 MiB
 def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("images")
     out = {}
-    for kind in ("cloud-init", "firstrun", "unknown"):
+    for kind in ("cloud-init", "firstrun", "unknown", "captured", "trixie-2025-10-01"):
         path = synthetic.build(tmp / f"{kind}.img", kind, seed=len(kind))
         out[kind] = path
         xz = tmp / f"{kind}.img.xz"
@@ -113,7 +115,7 @@ def test_cloud_init_customisation_reads_back(images: dict[str, Path], tmp_path: 
     fat = Fat(card, BOOT)
     user_data = YAML(typ="safe").load(fat.read("user-data"))
     assert user_data["hostname"] == "red01" and user_data["timezone"] == "Europe/Berlin"
-    user = user_data["users"][0]
+    user = user_data["user"]
     assert user["name"] == "pi" and user["passwd"].startswith("$6$")
     assert user["ssh_authorized_keys"] == [images["key"].read_text().strip()]
     import crypt
@@ -127,7 +129,8 @@ def test_cloud_init_customisation_reads_back(images: dict[str, Path], tmp_path: 
     meta = (fat.read("meta-data") or b"").decode()
     assert "local-hostname: red01" in meta and "instance-id: cms-swarm-red01-" in meta
     cmdline = (fat.read("cmdline.txt") or b"").decode()
-    assert cmdline.endswith("cgroup_enable=memory cgroup_memory=1\n") and cmdline.count("\n") == 1
+    assert cmdline.endswith("cgroup_enable=memory cgroup_memory=1 cfg80211.ieee80211_regdom=DE\n")
+    assert cmdline.count("\n") == 1
     assert fat.read("config.txt") == (Fat(images["cloud-init"], BOOT).read("config.txt"))
     fat_clean(card, tmp_path)
     code, out = cli(capsys, monkeypatch, "image", "info", str(card), "--json")
@@ -166,7 +169,8 @@ def test_firstrun_customisation_reads_back(images: dict[str, Path], tmp_path: Pa
     assert code == 0, out
     cmdline = (fat.read("cmdline.txt") or b"").decode()
     assert cmdline.count("systemd.run=") == 1 and cmdline.count("cgroup_memory=1") == 1
-    assert (fat.read("userconf.txt") or b"").startswith(b"pi:$6$")
+    assert fat.read("userconf.txt") is None  # never read on bookworm: the hash would stay
+    assert "userconf pi '$6$" in (fat.read("firstrun.sh") or b"").decode()
     code, out = cli(capsys, monkeypatch, "image", "info", str(card), "--no-sha256")
     assert code == 0 and "hostname: blue8" in out and "firstrun" in out
 
@@ -206,13 +210,47 @@ def test_unknown_layout_is_refused(images: dict[str, Path], untouched: Path,
         code, out = cli(capsys, monkeypatch, "image", "burn", str(images[name]), "--device",
                         str(untouched), "--yes", "--hostname", "x1", "--ssh-key", str(images["key"]))
         assert code == 2 and "unknown image layout" in out, out
-        assert "Fedora" in out or name.endswith(".xz")  # a raw image is read to its os-release
+        assert "Fedora" in out  # compressed too: read as far as its root's os-release
     copy = untouched.with_name("u.img")
     shutil.copy(images["unknown"], copy)
     code, out = cli(capsys, monkeypatch, "image", "customize", str(copy), "--hostname", "x1",
                     "--ssh-key", str(images["key"]))
     assert code == 2 and "unknown image layout" in out
     assert copy.read_bytes() == images["unknown"].read_bytes()
+
+
+def test_trixie_without_cloud_init_is_refused_naming_the_first_release(
+        images: dict[str, Path], untouched: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("trixie-2025-10-01", "trixie-2025-10-01.xz"):
+        code, out = cli(capsys, monkeypatch, "image", "burn", str(images[name]), "--device",
+                        str(untouched), "--yes", "--hostname", "x1", "--ssh-key", str(images["key"]))
+        assert code == 2 and "use 2025-11-24 or later" in out and len(out.splitlines()) == 1, out
+
+
+@pytest.mark.parametrize("kind", ["cloud-init", "firstrun", "captured", "unknown", "trixie-2025-10-01"])
+def test_compressed_and_raw_images_are_judged_alike(images: dict[str, Path], kind: str) -> None:
+    from cloudmesh.swarm.image import customize
+    from cloudmesh.swarm.image.source import open_image
+
+    raw = customize.detect(images[kind])
+    packed = customize.detect_source(open_image(images[f"{kind}.xz"]))
+    assert (packed.mechanism, packed.reason, packed.os_release, packed.boot_mount) == (
+        raw.mechanism, raw.reason, raw.os_release, raw.boot_mount)
+    assert raw.mechanism == {"captured": "firstrun", "trixie-2025-10-01": "unknown"}.get(kind, kind)
+
+
+def test_captured_card_burns_compressed_like_raw(images: dict[str, Path], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("captured", "captured.xz"):
+        card = tmp_path / f"{name}.card"
+        code, out = cli(capsys, monkeypatch, "image", "burn", str(images[name]), "--device",
+                        str(card), "--yes", "-q", "--hostname", "red02", "--ssh-key",
+                        str(images["key"]))
+        assert code == 0 and "first boot (firstrun)" in out, out
+        cmdline = (Fat(card, BOOT).read("cmdline.txt") or b"").decode()
+        assert "systemd.run=/boot/firmware/firstrun.sh" in cmdline and "init=" not in cmdline
 
 
 def test_truncated_and_corrupt_xz(images: dict[str, Path], untouched: Path, tmp_path: Path,
@@ -276,12 +314,24 @@ def test_settings_errors_come_before_any_write(images: dict[str, Path], untouche
           "--wifi-country", "DE", "--wifi-password-stdin"], "--wifi-password-stdin"),
         (["--hostname", "ok", "--ssh-key", str(images["key"]), "--wifi-ssid", "n",
           "--wifi-country", "DE"], "no terminal"),
+        (["--hostname", "red01\n", "--ssh-key", str(images["key"])], "--hostname"),
+        (["--hostname", "ok", "--user", "ada\n", "--ssh-key", str(images["key"])], "--user"),
+        (["--hostname", "ok", "--ssh-key", str(images["key"]), "--wifi-ssid", "a\nb",
+          "--wifi-country", "DE"], "--wifi-ssid"),
+        (["--hostname", "ok", "--ssh-key", str(images["key"]), "--wifi-hidden"], "--wifi-hidden"),
     ]
-    for extra, field in cases:
-        code, out = cli(capsys, monkeypatch, "image", "burn", str(images["cloud-init"]),
-                        "--device", str(untouched), "--yes", *extra)
+    for image in ("cloud-init", "firstrun.xz"):
+        for extra, field in cases:
+            code, out = cli(capsys, monkeypatch, "image", "burn", str(images[image]),
+                            "--device", str(untouched), "--yes", *extra)
+            assert code == 2 and field in out, out
+            assert len(out.strip().splitlines()) == 1, out
+    copy = untouched.with_name("c.img")
+    shutil.copy(images["firstrun"], copy)
+    for extra, field in cases[-4:]:
+        code, out = cli(capsys, monkeypatch, "image", "customize", str(copy), *extra)
         assert code == 2 and field in out, out
-        assert len(out.strip().splitlines()) == 1, out
+    assert copy.read_bytes() == images["firstrun"].read_bytes()
 
 
 def test_target_refusals_for_files(images: dict[str, Path], tmp_path: Path,
@@ -494,3 +544,98 @@ def test_verify_catches_a_card_that_lost_a_write(images: dict[str, Path], tmp_pa
         card.write(b"\0" * 4096 if card.read(1) != b"\0" else b"\1" * 4096)
     with pytest.raises(ImageError, match="verify FAILED"):
         burn.verify(target, written, source, quiet=True)
+
+
+def test_info_tells_what_first_boot_does_and_warns(images: dict[str, Path], tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    card = tmp_path / "imager.img"
+    shutil.copy(images["firstrun"], card)
+    fat = Fat(card, BOOT)
+    old = (fat.read("cmdline.txt") or b"").decode().strip()
+    fat.write({  # what an older writer leaves: regdom after the hook, greedy clean-up, userconf.txt
+        "cmdline.txt": (f"{old} systemd.run=/boot/firstrun.sh systemd.run_success_action=reboot "
+                        "cfg80211.ieee80211_regdom=DE\n").encode(),
+        "firstrun.sh": b"#!/bin/sh\n/usr/lib/raspberrypi-sys-mods/imager_custom set_wlan -h "
+                       b"'my net' abc DE\nsed -i 's| systemd.run.*||g' /boot/cmdline.txt\n",
+        "userconf.txt": b"pi:$6$x$y\n"})
+    code, out = cli(capsys, monkeypatch, "image", "info", str(card), "--no-sha256")
+    assert code == 0
+    warnings = [line for line in out.splitlines() if line.startswith("  WARNING: ")]
+    assert len(warnings) == 3, out
+    assert "cgroup" in warnings[0] and "world regulatory domain" in warnings[1]
+    assert "userconf.txt" in warnings[2] and "Wi-Fi country DE" not in out
+    assert "wifi hidden: True" in out
+    code, out = cli(capsys, monkeypatch, "image", "customize", str(card), "--hostname", "red9",
+                    "--ssh-key", str(images["key"]), "--wifi-ssid", "my net", "--wifi-country",
+                    "DE", "--wifi-password-stdin", stdin="wifi-pass-123\n")
+    assert code == 0, out
+    code, out = cli(capsys, monkeypatch, "image", "info", str(card), "--no-sha256", "--json")
+    import json
+
+    found = json.loads(out)
+    assert found["warnings"] == [] and "Wi-Fi country DE from cmdline.txt on every boot" in found["first_boot"]
+    assert found["customisation"]["wifi_hidden"] is False and found["customisation"]["user"] == "pi"
+    trixie = tmp_path / "trixie.img"
+    shutil.copy(images["cloud-init"], trixie)
+    Fat(trixie, BOOT).write({"user-data": b"#cloud-config\nenable_ssh: true\nusers:\n  - name: pi\n",
+                             "network-config": b"network:\n  version: 2\n  wifis: {}\n"})
+    code, out = cli(capsys, monkeypatch, "image", "info", str(trixie), "--no-sha256")
+    assert out.count("WARNING") == 4 and "'enable_ssh'" in out and "blocked" in out, out
+
+
+def test_info_on_a_compressed_image_reads_its_first_boot(images: dict[str, Path],
+                                                         capsys: pytest.CaptureFixture[str],
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    code, out = cli(capsys, monkeypatch, "image", "info", str(images["captured.xz"]), "--no-sha256")
+    assert code == 0 and "os: Debian GNU/Linux 12 (bookworm)" in out and "first boot: firstrun" in out
+    assert "WARNING: no cgroup_enable=memory" in out
+    code, out = cli(capsys, monkeypatch, "image", "info", str(images["trixie-2025-10-01.xz"]),
+                    "--no-sha256")
+    assert code == 0 and "first boot: unknown" in out and "2025-11-24" in out
+
+
+_ODD = ["", "\n", "'", '"', "$", "#", ": ", "\\", ";", " ", "é", "📶", "-", "A", "9", "$(x)"]
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(hostname=st.lists(st.sampled_from(_ODD + ["red"]), max_size=4).map("".join),
+       user=st.lists(st.sampled_from(_ODD + ["ada"]), min_size=1, max_size=3).map("".join),
+       ssid=st.lists(st.sampled_from(_ODD + ["lab"]), min_size=1, max_size=5).map("".join))
+def test_cli_values_round_trip_or_exit_2_with_nothing_written(
+        images: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, hostname: str, user: str, ssid: str) -> None:
+    from cloudmesh.swarm.image import customize
+
+    for kind in ("cloud-init", "firstrun"):
+        card = tmp_path / f"{kind}.img"
+        if not card.exists():
+            shutil.copy(images[kind], card)
+        before = sha(card)
+        code, out = cli(capsys, monkeypatch, "image", "customize", str(card), f"--hostname={hostname}",
+                        f"--user={user}", "--ssh-key", str(images["key"]), f"--wifi-ssid={ssid}",
+                        "--wifi-country", "DE", "--wifi-password-stdin", stdin="wifi-pass-123\n")
+        try:
+            customize.settings(hostname=hostname, user=user, password_hash=None,
+                               ssh_keys=[images["key"].read_text().strip()], wifi_ssid=ssid,
+                               wifi_psk="0" * 64, wifi_country="DE", timezone=None)
+        except customize.ImageInputError as error:
+            assert code == 2 and len(out.strip().splitlines()) == 1, out
+            assert out.strip().endswith(str(error)) and sha(card) == before
+            continue
+        assert code == 0, out
+        fat = Fat(card, BOOT)
+        if kind == "cloud-init":
+            data = YAML(typ="safe").load(fat.read("user-data"))
+            network = YAML(typ="safe").load(fat.read("network-config"))
+            assert data["hostname"] == hostname.lower() and data["user"]["name"] == user
+            assert list(network["network"]["wifis"]["wlan0"]["access-points"]) == [ssid]
+        else:
+            import shlex
+
+            script = (fat.read("firstrun.sh") or b"").decode()
+            assert f"set_hostname {shlex.quote(hostname.lower())}" in script
+            assert f"userconf {shlex.quote(user)} " in script
+            assert shlex.quote(ssid) in script or "ssid=" + "".join(
+                f"{b};" for b in ssid.encode()) in script

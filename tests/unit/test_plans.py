@@ -40,7 +40,7 @@ def test_install_on_a_bare_host_installs_starts_and_adds_the_user() -> None:
     plan = InstallPhase().plan(ctx, "pi1", "all")
     assert descriptions(plan) == [
         LOG_ROTATION.description, REFRESH_LISTS.description,
-        "install docker.io (engine only, no recommends)",
+        "install docker.io, and docker-cli where the release has it (no recommends)",
         "enable and start the engine",
         "wait until the engine answers",
         "install busybox-static (verify's test image, no registry needed)",

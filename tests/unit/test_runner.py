@@ -107,7 +107,7 @@ def test_one_host_fails_the_others_finish_and_the_next_phase_never_starts() -> N
     assert any("usermod -aG docker pi" in c for c in lab.commands("pi3"))
     assert not any("usermod" in c for c in lab.commands("pi2"))
     assert not any("swarm" in c for c in lab.commands())
-    assert "pi2: install docker.io (engine only, no recommends) failed (exit 100)" in err
+    assert "pi2: install docker.io, and docker-cli where the release has it (no recommends) failed (exit 100)" in err
     assert "Unable to locate package docker.io" in err
 
 
@@ -136,7 +136,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing() -> None:
     code, out, _ = run("install", lab, dry_run=True)
     assert code == 0
     assert lab.commands() == []
-    assert "pi1: would install docker.io (engine only, no recommends): sudo " in out
+    assert "pi1: would install docker.io, and docker-cli where the release has it (no recommends): sudo " in out
     assert "dry run: nothing was changed" in out
 
 

@@ -32,7 +32,7 @@ from cloudmesh.swarm.phases.verify import VerifyPhase
 from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
-from cloudmesh.swarm.transport import SshTransport
+from cloudmesh.swarm.transport import DEFAULT_KNOWN_HOSTS, SshTransport
 
 ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
     "check": (PreparePhase(),),
@@ -102,6 +102,8 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
                     runner.reporter.line(f"{target}: unreachable; its node entry will be removed by force")
         # hosts that cannot be reached have failed; the others go on, and the exit code says so
         ok = bool(runner.transports)
+        if ok and not await _enough_reached(runner, name):
+            return 1
         for phase in phases_of(name, extras, options) if ok else []:
             if skip_verify and isinstance(phase, VerifyPhase):
                 continue
@@ -112,6 +114,8 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
                 ok = await runner.run_phase(phase)
                 if ok and isinstance(phase, AutolockPhase) and not options.dry_run:
                     await show_unlock_key(runner)
+                if isinstance(phase, PreparePhase) and options.fix_identities and not options.dry_run:
+                    record_host_keys(runner)
             if not ok:
                 break
         if ok and name == "keys" and not options.dry_run:
@@ -130,6 +134,47 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
     finally:
         reporter.close()
         await runner.close()
+
+
+FORMING = ("create", "init", "add")  # commands that form or join the swarm
+
+
+async def _enough_reached(runner: Runner, name: str) -> bool:
+    """Hosts lost at connect (unreachable, host key refused): when the swarm needs them (a
+    manager, and no reachable manager runs a swarm to join), stop before anything changes;
+    others are left out, said once here, and the exit code is 1."""
+    lost = [n for n in runner.results if n not in runner.transports]
+    if not lost:
+        return True
+    if name in FORMING and any(n in runner.ctx.managers for n in lost):
+        await runner.refresh()
+        if runner.ctx.leader() is None:
+            needed = ", ".join(n for n in lost if n in runner.ctx.managers)
+            runner.reporter.error(f"stopping before any change: the swarm needs managers {needed}, "
+                                  "which could not be reached (see above); fix them or change "
+                                  "their role in the inventory")
+            return False
+    if name not in ("status", "remove"):
+        runner.reporter.line(f"going on without {', '.join(lost)} (not reached); exit code 1 "
+                             "at the end")
+    return True
+
+
+def record_host_keys(runner: Runner) -> None:
+    """After --fix-identities: known_hosts gets the host keys the hosts have now (read over
+    the connections their old keys authenticated), where it held others."""
+    from cloudmesh.swarm import known_hosts
+
+    path = (runner.inventory.ssh.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+    for name in runner.alive(runner.results):
+        facts = runner.ctx.facts.get(name)
+        if facts is None or not facts.identity.host_keys:
+            continue
+        target = runner.target(name)
+        keys = list(facts.identity.host_keys)
+        if known_hosts.replace_keys(path, known_hosts.entry_name(target.address, target.port), keys):
+            prints = ", ".join(known_hosts.fingerprint(key) for key in keys)
+            runner.reporter.line(f"{name}: new SSH host keys recorded in {path}: {prints}")
 
 
 async def show_unlock_key(runner: Runner) -> None:

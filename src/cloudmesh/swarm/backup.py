@@ -5,19 +5,28 @@ unpacking that directory on the new host and `docker swarm init --force-new-clus
 The archive holds the swarm's Raft log and keys (with services, configs and secrets; the
 secrets are readable unless autolock is on), so it is written 0600 with a sha256 beside it.
 It streams over the command's single SSH connection; nothing lands on the host's disk.
+
+An archive to restore is not trusted: before any host is contacted it must be a gzip'd tar
+of regular files and directories under `swarm/` only (no links, devices or setuid bits,
+bounded sizes); the host unpacks it into a staging directory, checks the same again, and
+only then stops Docker and swaps the state in, putting the old state back on any failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
 import shlex
+import stat
+import tarfile
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from cloudmesh.swarm.errors import HostError, InputError
+from cloudmesh.swarm.errors import HostError, InputError, UsageError
 from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phases.install import ENGINE_UP, InstallPhase
@@ -29,7 +38,11 @@ STOP = "systemctl stop docker.socket docker"
 START = "systemctl start docker"
 WAIT_ACTIVE = ("i=0; until [ \"$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)\" = active ]; "
                "do i=$((i+1)); [ $i -ge 240 ] && exit 1; sleep 0.5; done")
-UPLOAD = "/var/lib/docker/cms-swarm-restore.tar.gz"
+DOCKER_ROOT = "/var/lib/docker"
+UPLOAD = f"{DOCKER_ROOT}/cms-swarm-restore.tar.gz"
+MAX_ARCHIVE = 2 << 30  # bytes of .tar.gz read into memory
+MAX_UNPACKED = 8 << 30  # bytes of all members together
+MAX_MEMBERS = 100_000
 
 
 class BackupError(HostError):
@@ -52,7 +65,22 @@ def sha256_line(path: Path, digest: str) -> str:
     return f"{digest}  {path.name}\n"
 
 
+def check_output(output: Path | None, cluster: str, force: bool) -> Path:
+    """Where the archive goes; bad input (before any host is contacted) for a directory, a
+    missing parent directory, or an existing file without --force."""
+    path = output or Path(f"swarm-{cluster}-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz")
+    if str(path).endswith(("/", os.sep)) or path.expanduser().is_dir():
+        raise UsageError(f"-o: {path} is a directory; give the archive's file name")
+    path = path.expanduser()
+    if not path.absolute().parent.is_dir():
+        raise UsageError(f"-o: directory {path.absolute().parent} does not exist")
+    if (path.exists() or path.is_symlink()) and not force:
+        raise UsageError(f"-o: {path} exists; add --force to replace it")
+    return path
+
+
 def run_backup(inventory: Inventory, options: RunOptions, reporter: Reporter, output: Path | None) -> int:
+    output = check_output(output, inventory.name, options.force)
     runner = Runner(inventory, options, reporter)
     return asyncio.run(_guarded(runner, lambda: _backup_work(runner, output)))
 
@@ -62,13 +90,15 @@ async def _backup_work(runner: Runner, output: Path | None) -> int:
     await runner.refresh()
     ctx = runner.ctx
     leader = ctx.leader()
+    if leader is None and any(r.failed for r in runner.results.values()):
+        return 1  # the unreachable hosts were reported; "no swarm" would be a guess
     if leader is None:
         raise InputError("backup: no swarm found on these hosts")
     managers = ctx.swarm_managers()
     # a manager that is not the leader: the swarm keeps its leader while Docker is stopped
     host = next((m for m in managers if m != leader), leader)
     cluster = ctx.cluster_id()
-    path = (output or Path(f"swarm-{ctx.inventory.name}-{time.strftime('%Y%m%d-%H%M%S')}.tar.gz")).expanduser()
+    path = check_output(output, ctx.inventory.name, runner.options.force)
     command = f"set -e; {STOP}; trap '{START}' EXIT; tar -C /var/lib/docker -czf - swarm"
     if runner.options.dry_run:
         runner.reporter.line(f"{host}: would stream /var/lib/docker/swarm to {path}: sudo {command}")
@@ -109,17 +139,88 @@ async def _stream_to_file(runner: Runner, host: str, command: str, path: Path) -
 
 
 def check_archive(path: Path) -> bytes:
-    """The archive's bytes, after its .sha256 (when present) matched; bad input otherwise."""
+    """The archive's bytes, after its .sha256 (when present) matched and its members passed
+    `check_members`; bad input otherwise."""
+    path = path.expanduser()
     try:
-        data = path.expanduser().read_bytes()
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputError(f"{path}: not a regular file")
+        if info.st_size > MAX_ARCHIVE:
+            raise InputError(f"{path}: {info.st_size} bytes; a swarm backup is at most {MAX_ARCHIVE}")
+        data = path.read_bytes()
     except OSError as error:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
     sums = path.with_name(path.name + ".sha256")
     if sums.exists():
-        expected = sums.read_text().split()[0] if sums.read_text().split() else ""
-        if hashlib.sha256(data).hexdigest() != expected:
+        try:
+            words = sums.read_text(encoding="ascii").split()
+        except (OSError, UnicodeDecodeError):
+            raise InputError(f"{sums}: not a sha256 file (sha256sum format)") from None
+        if hashlib.sha256(data).hexdigest() != (words[0].lower() if words else ""):
             raise InputError(f"{path}: sha256 does not match {sums.name}: the archive is damaged")
+    check_members(data, str(path))
     return data
+
+
+def check_members(data: bytes, name: str) -> None:
+    """Only directories and regular files under `swarm/`, no setuid/setgid/sticky bits, no
+    links or devices, bounded count and size: what `backup` writes, nothing else."""
+    total = count = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
+            for member in archive:
+                count += 1
+                total += max(member.size, 0)
+                where = f"{name}: member {member.name[:80]!r}"
+                parts = member.name.split("/")
+                if member.name.startswith("/") or ".." in parts or parts[0] != "swarm":
+                    raise InputError(f"{where}: outside swarm/; not a swarm backup")
+                if not (member.isreg() or member.isdir()):
+                    raise InputError(f"{where}: a link or device; a swarm backup holds none")
+                if member.mode & 0o7000:
+                    raise InputError(f"{where}: setuid/setgid/sticky bit; a swarm backup has none")
+                if count > MAX_MEMBERS or total > MAX_UNPACKED:
+                    raise InputError(f"{name}: more than {MAX_MEMBERS} members or {MAX_UNPACKED} "
+                                     "bytes unpacked; not a swarm backup")
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
+        raise InputError(f"{name}: not a gzip'd tar archive ({error})") from None
+    if count == 0:
+        raise InputError(f"{name}: empty archive; not a swarm backup")
+
+
+def restore_script(address: str, digest: str, root: str = DOCKER_ROOT) -> str:
+    """Check the upload, unpack it aside, check again; only then stop Docker and swap the
+    state in. Any failure after the swap puts the old state back; Docker is always restarted."""
+    return f"""set -e
+d={shlex.quote(root)}; u="$d/cms-swarm-restore.tar.gz"; s="$d/cms-swarm-restore.d"
+old="$d/swarm.cms-swarm-old"; stopped=; moved=
+finish() {{
+  st=$?
+  if [ $st -ne 0 ] && [ -n "$moved" ]; then
+    echo "restore failed: the earlier swarm state is put back" >&2
+    {STOP} || true; rm -rf "$d/swarm"; if [ -d "$old" ]; then mv "$old" "$d/swarm"; fi
+  fi
+  if [ $st -ne 0 ] && [ -n "$stopped" ]; then {START} || true; fi
+  rm -rf "$s" "$u"; exit $st
+}}
+trap finish EXIT
+echo "{digest}  $u" | sha256sum -c --status || {{ echo "the uploaded archive is damaged" >&2; exit 3; }}
+rm -rf "$s"; mkdir -m 700 "$s"
+tar -C "$s" --no-same-owner -xzf "$u" swarm
+bad=$(find "$s" -mindepth 1 \\( ! -type f ! -type d -o -perm /7000 -o -type f -links +1 \\) -print | head -n 3)
+[ -z "$bad" ] || {{ echo "the archive holds links, devices or setuid files: $bad" >&2; exit 3; }}
+[ "$(ls -A "$s")" = swarm ] || {{ echo "the archive holds more than swarm/" >&2; exit 3; }}
+stopped=1; {STOP}
+rm -rf "$old"; if [ -e "$d/swarm" ]; then mv "$d/swarm" "$old"; fi
+moved=1; mv "$s/swarm" "$d/swarm"
+{START}
+{ENGINE_UP}
+docker swarm init --force-new-cluster --advertise-addr {shlex.quote(address)} >/dev/null
+{WAIT_ACTIVE}
+moved=; rm -rf "$old"
+echo services=$(docker service ls -q | wc -l) secrets=$(docker secret ls -q | wc -l)
+"""
 
 
 def run_restore(inventory: Inventory, options: RunOptions, reporter: Reporter, archive: Path,
@@ -131,6 +232,8 @@ def run_restore(inventory: Inventory, options: RunOptions, reporter: Reporter, a
 
 async def _restore_work(runner: Runner, data: bytes, host: str) -> int:
     await runner.connect()
+    if host not in runner.transports:
+        return 1  # unreachable or host key refused: reported by connect
     for phase in (PreparePhase(), InstallPhase()):  # a fresh host gets Docker first
         if not await runner.run_phase(phase):
             return 1
@@ -139,14 +242,9 @@ async def _restore_work(runner: Runner, data: bytes, host: str) -> int:
     if facts.in_swarm and not runner.options.force:
         raise InputError(f"{host}: already in a swarm ({facts.swarm.local_state}); "  # type: ignore[union-attr]
                          "restore replaces it only with --force")
-    address = shlex.quote(runner.ctx.ip(host))
-    command = (f"set -e; {STOP}; rm -rf /var/lib/docker/swarm; "
-               f"tar -C /var/lib/docker -xzf {UPLOAD}; rm -f {UPLOAD}; {START}; "
-               f"{ENGINE_UP}; "
-               f"docker swarm init --force-new-cluster --advertise-addr {address} >/dev/null; {WAIT_ACTIVE}; "
-               "echo services=$(docker service ls -q | wc -l) secrets=$(docker secret ls -q | wc -l)")
+    command = restore_script(runner.ctx.ip(host), hashlib.sha256(data).hexdigest())
     if runner.options.dry_run:
-        runner.reporter.line(f"{host}: would upload the archive to {UPLOAD} and run: sudo {command}")
+        runner.reporter.line(f"{host}: would upload the archive to {UPLOAD} and run as root:\n{command}")
         runner.reporter.line("dry run: nothing was changed")
         return 0
     uploaded = await runner.transports[host].put(data, UPLOAD, mode="0600", sudo=True)

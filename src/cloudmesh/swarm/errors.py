@@ -6,6 +6,7 @@
     │   └── UsageError        bad command-line arguments
     └── HostError             exit 1, carries the host it happened on
         ├── ConnectError      SSH could not connect or authenticate
+        │   └── LoginRefused  the host refused our key or password
         ├── HostKeyError      unknown or changed host key
         ├── CommandError      a step exited non-zero (step, status, stderr tail)
         ├── PreflightError    the prepare phase found problems
@@ -44,6 +45,10 @@ class ConnectError(HostError):
     """SSH could not connect or authenticate."""
 
 
+class LoginRefused(ConnectError):
+    """The host answered but refused the login (key or password)."""
+
+
 class HostKeyError(HostError):
     """The host's key is unknown (strict mode) or has changed."""
 
@@ -51,11 +56,16 @@ class HostKeyError(HostError):
 class CommandError(HostError):
     """A remote step exited non-zero."""
 
-    def __init__(self, host: str, step: str, exit_status: int | None, stderr: str) -> None:
+    def __init__(self, host: str, step: str, exit_status: int | None, stderr: str,
+                 stdout: str = "") -> None:
         from cloudmesh.swarm.plan import redact
 
         stderr = redact(stderr)
-        tail = " | ".join(line for line in stderr.strip().splitlines()[-3:] if line.strip())
+        # the command's own words tell the user what is wrong; stdout's last line when it
+        # wrote nothing to stderr
+        said = stderr if stderr.strip() else "\n".join(redact(stdout).strip().splitlines()[-1:])
+        tail = " | ".join(line.strip() for line in said.strip().splitlines()[-3:] if line.strip())
+        tail = tail[-400:]
         status = "timed out" if exit_status is None else f"exit {exit_status}"
         super().__init__(host, f"{step} failed ({status})" + (f": {tail}" if tail else ""))
         self.step = step

@@ -6,6 +6,7 @@ HostFacts. Phases decide from facts only, so a converged host yields an empty pl
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Callable
@@ -64,9 +65,11 @@ fi
 sec sshd; $SUDO /usr/sbin/sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|permitrootlogin|kbdinteractiveauthentication|challengeresponseauthentication) '
 sec sshd-include; grep -Eqi '^[[:space:]]*Include[[:space:]]+/etc/ssh/sshd_config\.d/' /etc/ssh/sshd_config 2>/dev/null && echo yes || echo no
 sec sshd-ours; [ -e /etc/ssh/sshd_config.d/00-cms-swarm.conf ] && echo drop-in; grep -qs '^# BEGIN cms-swarm' /etc/ssh/sshd_config && echo block; true
-sec authorized-keys; head -c 65536 "$HOME/.ssh/authorized_keys" 2>/dev/null
+sec authorized-keys; h=$(getent passwd "$u" | cut -d: -f6); head -c 65536 "${h:-$HOME}/.ssh/authorized_keys" 2>/dev/null
 @INSTALL@
 @HEALTH@
+@IDENTITY@
+@NETWORK@
 sec end
 """
 
@@ -142,8 +145,24 @@ sec("node-details")
 for n in nodes or []:
     print("%s %s %s" % (n["ID"], n["Status"].get("Addr", ""), json.dumps(n["Spec"].get("Labels") or {})))
 """
+# What a cloned card shares with its siblings: hashes only (machine-id is confidential,
+# key.json holds a private key), and the public host keys. Docker 23+ keeps its ID in
+# /var/lib/docker/engine-id, 20.10 in the libtrust key /etc/docker/key.json.
+IDENTITY_PROBE = r"""sec identity
+idh() { $SUDO sha256sum "$2" 2>/dev/null | awk -v k="$1" '{print k, $1}'; }
+[ -s /etc/machine-id ] && idh machine-id /etc/machine-id
+for f in /etc/ssh/ssh_host_*_key.pub; do [ -f "$f" ] && awk '{print "host-key", $1, $2}' "$f"; done
+idh engine-id /var/lib/docker/engine-id
+idh engine-key /etc/docker/key.json
+true"""
+
+# Addresses and routes, for `advertise` and for pools that collide with the LAN.
+NETWORK_PROBE = r"""sec ip-addr; ip -o -4 addr show 2>/dev/null | awk '{print $2, $4}'
+sec ip-route; ip -4 route show 2>/dev/null"""
+
 PROBE_SCRIPT = (PROBE_SCRIPT.replace("@ENGINE@", ENGINE_PROBE.strip().replace("@SOCKET@", "/var/run/docker.sock"))
-                .replace("@INSTALL@", INSTALL_PROBE).replace("@HEALTH@", HEALTH_PROBE))
+                .replace("@INSTALL@", INSTALL_PROBE).replace("@HEALTH@", HEALTH_PROBE)
+                .replace("@IDENTITY@", IDENTITY_PROBE).replace("@NETWORK@", NETWORK_PROBE))
 
 KNOWN_CODENAMES = {
     "debian": {"stretch", "buster", "bullseye", "bookworm", "trixie", "forky"},
@@ -194,6 +213,7 @@ class SwarmState:
     nodes: int
     remote_managers: tuple[str, ...] = ()
     autolock: bool = False
+    default_addr_pool: tuple[str, ...] = ()  # the overlay pools chosen at init
 
 
 @dataclass(frozen=True)
@@ -267,6 +287,23 @@ class PiHealth:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """What must differ between hosts and is copied along when a card is cloned."""
+
+    machine_id: str = ""  # sha256 of /etc/machine-id
+    host_keys: tuple[str, ...] = ()  # "type blob" of each /etc/ssh/ssh_host_*_key.pub
+    engine_id: str = ""  # sha256 of Docker's engine-id file, else of /etc/docker/key.json
+
+
+@dataclass(frozen=True)
+class Route:
+    """One IPv4 route: destination network and the interface it leaves by."""
+
+    network: str  # CIDR; "default" for the default route
+    device: str = ""
+
+
+@dataclass(frozen=True)
 class HostFacts:
     """Everything a phase needs to know about one host, read in one round trip."""
 
@@ -302,6 +339,13 @@ class HostFacts:
     busybox_static: bool = False  # verify makes its test image from it (no registry needed)
     install: InstallFacts = field(default_factory=lambda: InstallFacts())
     health: PiHealth = field(default_factory=lambda: PiHealth())
+    identity: Identity = Identity()
+    addresses: tuple[tuple[str, str], ...] = ()  # (interface, address/prefix), IPv4
+    routes: tuple[Route, ...] = ()
+
+    def interface_addresses(self, interface: str) -> list[str]:
+        """The IPv4 addresses (without prefix) of `interface`."""
+        return [cidr.partition("/")[0] for name, cidr in self.addresses if name == interface]
 
     def sshd_setting(self, name: str) -> str:
         return dict(self.sshd).get(name, "")
@@ -399,7 +443,12 @@ def parse_swarm(text: str) -> SwarmState | None:
         nodes=int(data.get("Nodes") or 0),
         remote_managers=tuple(str(m.get("Addr", "")) for m in remote if isinstance(m, dict)),
         autolock=bool(_dig(data, "Cluster", "Spec", "EncryptionConfig", "AutoLockManagers")),
+        default_addr_pool=_strings(_dig(data, "Cluster", "DefaultAddrPool")),
     )
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
 def _dig(data: object, *keys: str) -> object:
@@ -515,6 +564,9 @@ def parse_facts(output: str) -> HostFacts:
         busybox_static=get("busybox-static") == "install ok installed",
         install=parse_install_facts(s),
         health=parse_health(s),
+        identity=parse_identity(get("identity")),
+        addresses=parse_ip_addr(get("ip-addr")),
+        routes=parse_routes(get("ip-route")),
     )
 
 
@@ -580,6 +632,56 @@ def parse_health(s: dict[str, str]) -> PiHealth:
         throttled=parse_throttled(s.get("throttled", "")),
         root_device=parse_root_device(s.get("root-device", "").strip()),
     )
+
+
+def parse_identity(text: str) -> Identity:
+    """The `identity` section (`machine-id HASH`, `host-key TYPE BLOB`, `engine-id HASH`,
+    `engine-key HASH`) to Identity; engine-id wins over the older key.json."""
+    values: dict[str, str] = {}
+    keys: list[str] = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 3 and words[0] == "host-key" and KEY_TYPE.match(words[1]):
+            keys.append(f"{words[1]} {words[2]}")
+        elif len(words) == 2 and re.fullmatch(r"[0-9a-f]{64}", words[1]):
+            values[words[0]] = words[1]
+    return Identity(machine_id=values.get("machine-id", ""), host_keys=tuple(sorted(keys)),
+                    engine_id=values.get("engine-id") or values.get("engine-key", ""))
+
+
+def parse_ip_addr(text: str) -> tuple[tuple[str, str], ...]:
+    """`ip -o -4 addr show | awk '{print $2, $4}'` lines (`eth0 10.1.1.5/24`) to pairs."""
+    pairs = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 2 and "/" in words[1]:
+            pairs.append((words[0], words[1]))
+    return tuple(pairs)
+
+
+def parse_routes(text: str) -> tuple[Route, ...]:
+    """`ip -4 route show` to Routes (`10.1.1.0/24 dev eth0 proto kernel ...`); a bare
+    address is a /32, unreadable lines are skipped."""
+    routes = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        if words[0] in ("unreachable", "blackhole", "prohibit", "throw", "local", "broadcast",
+                        "unicast", "multicast"):
+            words = words[1:]
+        if not words:
+            continue
+        device = words[words.index("dev") + 1] if "dev" in words[:-1] else ""
+        if words[0] == "default":
+            routes.append(Route("default", device))
+            continue
+        try:
+            network = ipaddress.ip_network(words[0], strict=False)
+        except ValueError:
+            continue
+        routes.append(Route(str(network), device))
+    return tuple(routes)
 
 
 def parse_sshd(text: str) -> tuple[tuple[str, str], ...]:

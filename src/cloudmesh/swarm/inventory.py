@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     Strict,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -28,7 +29,9 @@ Role = Literal["manager", "worker"]
 _NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 _DNS_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _CLUSTER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_LEGACY_IPV4 = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)(\.(0[xX][0-9a-fA-F]*|[0-9]+)){0,3}$")
 _LABEL_KEY = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+_INTERFACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,14}$")  # Linux: 15 characters at most
 
 
 def _check_address(value: str) -> str:
@@ -37,6 +40,13 @@ def _check_address(value: str) -> str:
         return str(ipaddress.ip_address(value))
     except ValueError:
         pass
+    if _LEGACY_IPV4.match(value):  # 3221225985, 0300.0.2.1, 0xc0.0.2.1: what ssh would reach
+        import socket
+
+        try:
+            return socket.inet_ntoa(socket.inet_aton(value))
+        except OSError:
+            raise ValueError(f"{value!r} is not an IPv4 address") from None
     labels = value.rstrip(".").split(".")
     if len(value) > 253 or not all(_DNS_LABEL.match(label) for label in labels):
         raise ValueError(f"{value!r} is neither an IP address nor a DNS name")
@@ -49,6 +59,29 @@ def _expand_user(path: Path) -> Path:
         return path.expanduser()
     except RuntimeError:
         raise ValueError(f"cannot expand {str(path)!r}: no such user or no home directory") from None
+
+
+def _check_advertise(value: str) -> str:
+    """An IP address or a network interface name (eth0, wlan0), as docker accepts both."""
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        pass
+    if not _INTERFACE.match(value):
+        raise ValueError(f"{value!r} is neither an IP address nor an interface name "
+                         "(e.g. eth0, wlan0)")
+    return value
+
+
+def _check_pool(value: str) -> str:
+    """An IPv4 network in CIDR form with no host bits set (10.20.0.0/16)."""
+    try:
+        network = ipaddress.IPv4Network(value)
+    except ValueError as error:
+        raise ValueError(f"{value!r} is not an IPv4 network such as 10.20.0.0/16 ({error})") from None
+    if network.prefixlen > 29:
+        raise ValueError(f"{value!r} is too small for overlay networks (at most /29)")
+    return str(network)
 
 
 Port = Annotated[int, Strict(), Field(ge=1, le=65535)]  # strict: YAML `true` is not port 1
@@ -81,6 +114,13 @@ class HostSpec(_Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     user: str | None = Field(default=None, pattern=r"^[a-z_][a-z0-9_.-]{0,31}$")
     port: Port | None = None
+    advertise: str | None = None  # swarm control traffic: an address of the host or an interface
+    data_path: str | None = None  # overlay (VXLAN) traffic, when not on `advertise`
+
+    @field_validator("advertise", "data_path")
+    @classmethod
+    def _advertise(cls, value: str | None) -> str | None:
+        return None if value is None else _check_advertise(value)
 
     @field_validator("name")
     @classmethod
@@ -113,6 +153,34 @@ class Inventory(_Strict):
     name: str = "swarm"
     ssh: SshSettings = Field(default_factory=SshSettings)
     hosts: list[HostSpec] = Field(min_length=1)
+    default_addr_pool: list[str] = Field(default_factory=list)  # overlay subnets come from here
+    default_addr_pool_mask_length: Annotated[int, Strict(), Field(ge=8, le=30)] | None = None
+
+    @field_validator("default_addr_pool", mode="before")
+    @classmethod
+    def _pools(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = [value]
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            pools = [ipaddress.IPv4Network(_check_pool(item)) for item in value]
+            for index, pool in enumerate(pools):
+                for other in pools[:index]:
+                    if pool.overlaps(other):
+                        raise ValueError(f"{pool} overlaps {other}")
+            return [str(pool) for pool in pools]
+        return value
+
+    @field_validator("default_addr_pool_mask_length")
+    @classmethod
+    def _mask_length(cls, value: int | None, info: ValidationInfo) -> int | None:
+        pools = [ipaddress.IPv4Network(p) for p in info.data.get("default_addr_pool") or []]
+        wide = [str(p) for p in pools if value is not None and p.prefixlen > value]
+        if wide:
+            raise ValueError(f"/{value} subnets do not fit in {', '.join(wide)}; "
+                             "the mask length must be at least each pool's prefix length")
+        if value is not None and not pools:
+            raise ValueError("needs default_addr_pool (the pools it cuts into subnets)")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -155,6 +223,9 @@ def managers(inventory: Inventory, force: bool = False) -> list[str]:
     return [host.name for host in hosts[:count]]
 
 
+MAX_FILE = 1 << 20  # an inventory of 1000 hosts is ~60 kB
+
+
 def load(path: str | Path) -> Inventory:
     """Read and validate an inventory file; errors name file:line: field."""
     from ruamel.yaml import YAML
@@ -165,6 +236,10 @@ def load(path: str | Path) -> Inventory:
     except ValueError as error:
         raise InventoryError(f"{path}: {error}") from None
     try:
+        if path.exists() and not path.is_file() and not path.is_dir():
+            raise InventoryError(f"{path}: not a regular file")  # /dev/zero, a FIFO: never read
+        if path.is_file() and path.stat().st_size > MAX_FILE:
+            raise InventoryError(f"{path}: more than {MAX_FILE} bytes; not an inventory")
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InventoryError(f"{path}: cannot read: {getattr(error, 'strerror', None) or error}") from None
@@ -233,7 +308,7 @@ def _check_unique(data: Any, inventory: Inventory, source: str) -> None:
     for attr in ("name", "address"):
         first: dict[str, int] = {}
         for index, host in enumerate(inventory.hosts):
-            value = getattr(host, attr)
+            value = getattr(host, attr).lower().rstrip(".")  # DNS names ignore case and the root dot
             if value in first:
                 loc = ("hosts", index, attr)
                 raise InventoryError(f"{_where(data, loc, source)}: {_field(loc)}: duplicate host "

@@ -31,3 +31,4 @@ class RunOptions:
     engine: str = "distro"  # install --engine: distro (docker.io) or docker-ce (Docker's repository)
     engine_version: str = ""  # install --engine-version: an apt version; "" the newest
     engine_repo: str = DOCKER_REPO  # --engine-repo: Docker's repository, or a mirror
+    fix_identities: bool = False  # check --fix, create --fix-identities: renew cloned identities

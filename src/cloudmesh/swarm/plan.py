@@ -84,3 +84,14 @@ _UNLOCK = re.compile(r"SWMKEY-[A-Za-z0-9+/=-]+")
 def redact(text: str) -> str:
     """Mask swarm join tokens and unlock keys in any text bound for a screen or a log."""
     return _UNLOCK.sub("SWMKEY-***", _TOKEN.sub("SWMTKN-***", text))
+
+
+# ESC/CSI/OSC sequences, then any other control character but tab and newline (C1 included)
+_TERMINAL = re.compile(r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]?"
+                       r"|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Text from a host made safe for a terminal: no escape sequences or control characters
+    (a hostname cannot retitle the window or hide a line), secrets masked."""
+    return _TERMINAL.sub("", redact(text))

@@ -17,7 +17,13 @@ from rich.table import Table
 
 from cloudmesh.swarm.errors import SwarmError
 from cloudmesh.swarm.phases import Problem
-from cloudmesh.swarm.plan import Plan, Secret, Step, redact
+from cloudmesh.swarm.plan import Plan, Secret, Step, printable, redact
+
+
+def clean(text: object) -> str:
+    """Text from a host made safe to print: no terminal escapes or control characters, secrets
+    masked, rich markup escaped (`[/]` in a hostname is text, not a closing tag)."""
+    return escape(printable(str(text)))
 
 
 def arch_text(node: dict[str, Any]) -> str:
@@ -71,7 +77,7 @@ class Reporter:
         table.add_column("phase")
         table.add_column("doing")
         for host, (phase, doing) in self._activity.items():
-            table.add_row(host, phase, escape(doing))
+            table.add_row(clean(host), clean(phase), clean(doing))
         return table
 
     def _set(self, host: str, doing: str) -> None:
@@ -82,7 +88,7 @@ class Reporter:
     def line(self, text: str) -> None:
         """One plain line (also used above the live view)."""
         if not self.quiet:
-            self.console.print(escape(redact(text)))
+            self.console.print(clean(text))
 
     def close(self) -> None:
         if self._live is not None:
@@ -100,7 +106,7 @@ class Reporter:
             for host in hosts:
                 self._set(host, "starting")
         elif not self.quiet:
-            self.console.print(f"[bold]== {escape(title)}[/bold] ({len(hosts)} hosts)")
+            self.console.print(f"[bold]== {clean(title)}[/bold] ({len(hosts)} hosts)")
 
     def step(self, host: str, step: Step, dry_run: bool = False) -> None:
         if dry_run:
@@ -133,9 +139,9 @@ class Reporter:
         if problem.warning and self.quiet:
             return
         if self._live is not None:
-            self._live.console.print(escape(redact(text)))
+            self._live.console.print(clean(text))
         else:
-            (self.console if problem.warning else self.err).print(escape(redact(text)))
+            (self.console if problem.warning else self.err).print(clean(text))
 
     def host_failed(self, host: str, error: SwarmError) -> None:
         self._set(host, "FAILED")
@@ -143,9 +149,9 @@ class Reporter:
         if not text.startswith(f"{host}:"):
             text = f"{host}: {text}"
         if self._live is not None:
-            self._live.console.print(f"[red]{escape(text)}[/red]")
+            self._live.console.print(f"[red]{clean(text)}[/red]")
         else:
-            self.err.print(escape(text))
+            self.err.print(clean(text))
 
     def host_done(self, host: str, phase: str, changed: bool, note: str = "") -> None:
         reason = self._reasons.pop(host, "")
@@ -154,7 +160,7 @@ class Reporter:
         if self._use_live:
             self._set(host, word + (f" ({note})" if note else ""))
             if self._live is not None:
-                self._live.console.print(escape(text))
+                self._live.console.print(clean(text))
         elif not self.quiet:
             self.line(text)
 
@@ -168,14 +174,14 @@ class Reporter:
 
     def error(self, text: str) -> None:
         self.close()
-        self.err.print(f"error: {escape(redact(text))}")
+        self.err.print(f"error: {clean(text)}")
 
     def summary(self, failed: list[str], changed: list[str], total: int, dry_run: bool) -> None:
         self.close()
         if dry_run:
             self.line("dry run: nothing was changed")
         elif failed:
-            self.err.print(f"failed on {len(failed)} of {total} hosts: {', '.join(failed)}")
+            self.err.print(f"failed on {len(failed)} of {total} hosts: {clean(', '.join(failed))}")
         elif not self.quiet or changed:
             what = f"changed {len(changed)}" if changed else "nothing changed"
             self.console.print(f"done: {total} hosts ok, {what}")
@@ -187,9 +193,9 @@ class Reporter:
             self.console.file.write(json.dumps(data, indent=2) + "\n")
             return
         swarm = data["swarm"]
-        table = Table(title=f"cluster {data['cluster']}: "
+        table = Table(title=clean(f"cluster {data['cluster']}: "
                       + (f"swarm {swarm['id'][:12]}, {swarm['managers']} managers, "
-                         f"{swarm['nodes']} nodes" if swarm else "no swarm"))
+                         f"{swarm['nodes']} nodes" if swarm else "no swarm")))
         boards = any(node.get("model") for node in data["nodes"])
         columns = ["host", "address", "role", "leader", "state", "availability", "engine", "arch", "memory"]
         for column in columns + (["model", "temp", "power", "root"] if boards else []):
@@ -204,16 +210,16 @@ class Reporter:
                 row += [short_model(node.get("model") or ""),
                         f"{temp:.0f}°C" if temp is not None else "", throttle_text(node.get("throttled")),
                         node.get("root_device") or ""]
-            table.add_row(*(escape(cell) for cell in row))
+            table.add_row(*(clean(cell) for cell in row))
         self.console.print(table)
         for node in data["nodes"]:
             throttled = node.get("throttled")
             if throttled and throttled["now"]:
-                self.console.print(escape(
+                self.console.print(clean(
                     f"{node['host']}: warning: {', '.join(throttled['now'])} now (get_throttled "
                     f"{throttled['value']}): check the power supply and cooling"))
         if swarm:
-            lost = ", ".join(swarm["unreachable_managers"])
+            lost = clean(", ".join(swarm["unreachable_managers"]))
             self.console.print(
                 f"quorum: {'holds' if swarm['quorum'] else 'LOST'} ({swarm['reachable_managers']} of "
                 f"{swarm['managers']} managers reachable; can lose {swarm['tolerates']} more)"

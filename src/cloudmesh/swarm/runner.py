@@ -19,7 +19,7 @@ from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
 from cloudmesh.swarm.hostlog import HostLog
 from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.phases import Batch, Context, Phase
+from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
 from cloudmesh.swarm.plan import Plan
 from cloudmesh.swarm.transport import SshTarget, SshTransport, Transport
 
@@ -63,6 +63,7 @@ class Runner:
         self.results = {h.name: HostResult(h.name) for h in inventory.hosts}
         self.logs: dict[str, HostLog] = {}
         self._stale: set[str] = {h.name for h in inventory.hosts}
+        self._warned: set[str] = set()
         self._limit = asyncio.Semaphore(max(1, options.concurrency))
 
     # -- connections -------------------------------------------------------------------
@@ -91,6 +92,10 @@ class Runner:
             self.log(name, f"connect {target.user}@{target.address}:{target.port}")
             transport = await self.connector(target, self.options)
             self.transports[name] = transport
+            for warning in getattr(transport, "warnings", ()):
+                if warning not in self._warned:  # once per command, not once per host
+                    self._warned.add(warning)
+                    self.reporter.problem(name, Problem(warning, warning=True))
             peer = getattr(transport, "peer_address", None)
             if isinstance(peer, str) and peer:
                 self.ctx.addresses[name] = peer
@@ -228,7 +233,8 @@ class Runner:
                      + (f"\nstdout: {result.stdout.strip()}" if result.stdout.strip() else "")
                      + (f"\nstderr: {result.stderr.strip()}" if result.stderr.strip() else ""))
             if not result.ok:
-                raise CommandError(host, step.description, result.exit_status, result.stderr)
+                raise CommandError(host, step.description, result.exit_status, result.stderr,
+                                   result.stdout)
 
     async def _recheck(self, phase: Phase, batches: list[Batch], applied: set[str]) -> None:
         """Probe again and re-plan: a host that still has work did not converge."""

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from cloudmesh.swarm.errors import ConnectError, HostKeyError
+from cloudmesh.swarm.errors import ConnectError, HostKeyError, LoginRefused
+from cloudmesh.swarm.known_hosts import entry_name
 from cloudmesh.swarm.plan import Secret
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ class SshTarget:
     strict_host_keys: bool = False
     connect_timeout: float = 15.0
     use_agent: bool = True  # False: only `key` may log in (to prove that this key works)
+    strict_reason: str = "--strict-host-keys is set; add it with ssh-keyscan after checking it"
 
 
 def _is_name(address: str) -> bool:
@@ -78,10 +80,11 @@ def _is_name(address: str) -> bool:
 
 
 def sudo_prefix(user: str, password: Secret | None) -> str:
-    """How to become root: nothing for root, `sudo -S` with a password, else `sudo -n`."""
+    """How to become root: nothing for root; `sudo -k -S` (cache ignored, so sudo always
+    reads the password line) when a password is needed; else `sudo -n`, which never reads."""
     if user == "root":
         return ""
-    return "sudo -S -p '' " if password is not None else "sudo -n "
+    return "sudo -k -S -p '' " if password is not None else "sudo -n "
 
 
 class SshTransport:
@@ -93,6 +96,8 @@ class SshTransport:
         self.target = target
         self._conn = conn
         self._password = become_password
+        self._needs_password: bool | None = None  # probed once: does sudo ask at all?
+        self.warnings: list[str] = []  # e.g. skipped known_hosts lines, for the runner to show
         peer = conn.get_extra_info("peername")
         self.peer_address: str = str(peer[0]) if peer else target.address
 
@@ -150,7 +155,7 @@ class SshTransport:
         except asyncssh.PermissionDenied:
             how = ("the password was refused" if login_password is not None else
                    "no accepted key; install one with `cms-swarm keys HOST` or check --user/--key")
-            raise ConnectError(target.name, f"SSH login as {target.user!r} was refused ({how})") from None
+            raise LoginRefused(target.name, f"SSH login as {target.user!r} was refused ({how})") from None
         except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
             if policy.error is not None:
                 raise policy.error from None
@@ -159,19 +164,38 @@ class SshTransport:
             raise ConnectError(
                 target.name, f"cannot connect to {target.address}:{target.port}: {reason}"
             ) from None
-        return cls(target, conn, become_password)
+        transport = cls(target, conn, become_password)
+        transport.warnings = policy.warnings
+        return transport
 
-    def _wrap(self, command: str, sudo: bool) -> tuple[str, str]:
+    async def _wrap(self, command: str, sudo: bool) -> tuple[str, str]:
         """The command line for `command` in sh (as root with `sudo`), and what must precede
-        its stdin: the become password line for `sudo -S`, else nothing. Never on argv."""
+        its stdin: the become password line, only when sudo will read it. Never on argv.
+
+        Where sudo needs no password (Pi OS's first user), `sudo -S` would not read the line,
+        and the password would become the step's own stdin: so ask sudo first (`sudo -n true`)
+        and send the password only to a sudo that is known to read it."""
         wrapped = f"sh -c {shlex.quote(command)}"
         if not sudo:
             return wrapped, ""
-        prefix = sudo_prefix(self.target.user, self._password)
-        secret = ""
-        if prefix.startswith("sudo -S") and self._password is not None:
-            secret = self._password.reveal() + "\n"
+        password = self._password
+        if password is not None and self.target.user != "root" and not await self._sudo_asks():
+            password = None
+        prefix = sudo_prefix(self.target.user, password)
+        secret = password.reveal() + "\n" if prefix and password is not None else ""
         return prefix + wrapped, secret
+
+    async def _sudo_asks(self) -> bool:
+        """Whether sudo wants a password for this user (asked once per connection)."""
+        import asyncssh
+
+        if self._needs_password is None:
+            try:
+                done = await self._conn.run("sudo -n true", timeout=30, check=False)
+            except (OSError, asyncssh.Error) as error:
+                raise ConnectError(self.name, f"connection lost: {error}") from None
+            self._needs_password = done.exit_status != 0
+        return self._needs_password
 
     async def run(
         self, command: str, *, sudo: bool = False, stdin: str = "", timeout: float = 60.0
@@ -179,7 +203,7 @@ class SshTransport:
         """Run `command` in sh; with sudo as root; stdin may carry secrets, never argv."""
         import asyncssh
 
-        wrapped, secret = self._wrap(command, sudo)
+        wrapped, secret = await self._wrap(command, sudo)
         stdin = secret + stdin
         try:
             done = await self._conn.run(wrapped, input=stdin or None, timeout=timeout, check=False)
@@ -197,7 +221,7 @@ class SshTransport:
         tmp = f"{path}.cms-swarm-tmp"
         command = (f"cat > {shlex.quote(tmp)} && chmod {mode} {shlex.quote(tmp)} "
                    f"&& mv -f {shlex.quote(tmp)} {shlex.quote(path)}")
-        wrapped, secret = self._wrap(command, sudo)
+        wrapped, secret = await self._wrap(command, sudo)
         payload = secret.encode() + data
         try:
             done = await self._conn.run(wrapped, input=payload, encoding=None, timeout=120, check=False)
@@ -221,7 +245,7 @@ class SshTransport:
         Result.stdout is empty; stderr is collected; timeout None means no limit."""
         import asyncssh
 
-        wrapped, password_line = self._wrap(command, sudo)
+        wrapped, password_line = await self._wrap(command, sudo)
         secret = password_line.encode()
         try:
             process = await self._conn.create_process(wrapped, encoding=None)
@@ -269,10 +293,6 @@ def _text(value: object) -> str:
     return str(value)
 
 
-def _known_host_name(address: str, port: int) -> str:
-    return address if port == 22 else f"[{address}]:{port}"
-
-
 class _HostKeyPolicy:
     """accept-new / strict host-key checking on top of asyncssh's known_hosts matching."""
 
@@ -280,25 +300,45 @@ class _HostKeyPolicy:
         self.target = target
         self.path = path
         self.error: HostKeyError | None = None
+        self.warnings: list[str] = []
 
     def trusted(self) -> object:
         """What asyncssh should trust: the file's entries (an empty set when it is absent)."""
-        import asyncssh
+        return self._known() or ([], [], [])
 
-        if self.path.is_file():
-            try:
-                return asyncssh.read_known_hosts(str(self.path))
-            except (OSError, ValueError, asyncssh.Error) as error:
-                raise HostKeyError(self.target.name, f"cannot read {self.path}: {error}") from None
-        return ([], [], [])
-
-    def known_fingerprints(self, host: str, addr: str, port: int) -> list[str]:
-        """Fingerprints the file holds for this host (non-empty: a mismatch is a *changed* key)."""
+    def _known(self) -> asyncssh.SSHKnownHosts | None:
+        """The file's entries; a malformed line is skipped with a warning, as OpenSSH does."""
         import asyncssh
 
         if not self.path.is_file():
+            return None
+        try:
+            text = self.path.read_text(encoding="utf-8", errors="replace")
+        except OSError as error:
+            raise HostKeyError(self.target.name, f"cannot read {self.path}: {error.strerror}") from None
+        try:
+            return asyncssh.import_known_hosts(text)  # the usual case: every line is fine
+        except (ValueError, asyncssh.Error):
+            pass
+        good = []
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                asyncssh.import_known_hosts(line)
+            except (ValueError, asyncssh.Error) as error:
+                warning = f"{self.path}:{number}: malformed line skipped ({error})"
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
+                continue
+            good.append(line)
+        return asyncssh.import_known_hosts("\n".join(good) + "\n")
+
+    def known_fingerprints(self, host: str, addr: str, port: int) -> list[str]:
+        """Fingerprints the file holds for this host (non-empty: a mismatch is a *changed* key)."""
+        known = self._known()
+        if known is None:
             return []
-        known = asyncssh.read_known_hosts(str(self.path))
         found: list[str] = []
         for name in {host, addr, self.target.address}:
             keys = known.match(name, addr, port)
@@ -323,7 +363,7 @@ class _HostKeyPolicy:
         """Called by asyncssh when no trusted key matched: new host, or changed key."""
         name = self.target.name
         fingerprint = key.get_fingerprint()
-        entry = _known_host_name(self.target.address, port)
+        entry = entry_name(self.target.address, port)
         old = self.known_fingerprints(host, addr, port)
         if old:
             self.error = HostKeyError(
@@ -337,7 +377,7 @@ class _HostKeyPolicy:
             self.error = HostKeyError(
                 name,
                 f"host key of {self.target.address} is not in {self.path} ({fingerprint}) and "
-                "--strict-host-keys is set; add it with ssh-keyscan after checking it",
+                + self.target.strict_reason,
             )
             return False
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

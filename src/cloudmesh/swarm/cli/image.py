@@ -70,6 +70,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     cap.add_argument("--shrink", action="store_true",
                      help="shrink the last ext4 partition to its minimum plus a margin; it "
                           "grows to the whole card again on first boot")
+    cap.add_argument("--sysprep", action="store_true",
+                     help="with --shrink: strip machine-id, SSH host keys, Docker's engine ID and "
+                          "swarm state, so each card burned from the image is born unique")
     cap.add_argument("--margin", type=float, metavar="MB",
                      help="free space left by --shrink (default: 10%% of the used size + 32 MB)")
     cap.add_argument("--force", action="store_true", help="replace FILE if it exists")
@@ -103,6 +106,8 @@ def _add_settings(sub: argparse.ArgumentParser) -> None:
                        help="read the login password from stdin's first line")
     group.add_argument("--wifi-ssid", metavar="SSID", help="Wi-Fi network (password is prompted)")
     group.add_argument("--wifi-country", metavar="CC", help="Wi-Fi country code, e.g. DE")
+    group.add_argument("--wifi-hidden", action="store_true",
+                       help="the network does not broadcast its SSID")
     group.add_argument("--wifi-password-stdin", action="store_true",
                        help="read the Wi-Fi password from stdin (after the login password)")
     group.add_argument("--timezone", metavar="TZ", help="e.g. Europe/Berlin")
@@ -112,9 +117,9 @@ def _add_settings(sub: argparse.ArgumentParser) -> None:
 
 # -- settings and secrets ------------------------------------------------------------------
 def _wants_settings(args: argparse.Namespace) -> bool:
-    return any(getattr(args, name, None) for name in (
+    return any(getattr(args, name, None) not in (None, False) for name in (  # "" is a value
         "hostname", "hosts", "user", "ssh_key", "ask_password", "password_stdin", "wifi_ssid",
-        "wifi_country", "wifi_password_stdin", "timezone"))
+        "wifi_country", "wifi_password_stdin", "wifi_hidden", "timezone"))
 
 
 def _secret(what: str, from_stdin: bool, flag: str) -> str:
@@ -148,9 +153,13 @@ def _public_keys(path: str | None) -> list[str]:
     if file.suffix != ".pub" and Path(f"{file}.pub").is_file():
         file = Path(f"{file}.pub")
     try:
-        text = file.read_text()
+        if file.exists() and not file.is_file():
+            raise ImageInputError(f"--ssh-key: {file} is not a regular file")
+        text = file.read_text(encoding="utf-8")
     except OSError as error:
         raise ImageInputError(f"--ssh-key: cannot read {file}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise ImageInputError(f"--ssh-key: {file} is not a public key file (binary)") from None
     keys = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
     if not keys or "PRIVATE KEY" in text:
         raise ImageInputError(f"--ssh-key: {file} is not a public key file")
@@ -163,15 +172,16 @@ def _settings(args: argparse.Namespace, hostname: str | None) -> Any:
 
     if args.ask_password and args.password_stdin:
         raise ImageInputError("--ask-password and --password-stdin: give one")
-    if args.wifi_password_stdin and not args.wifi_ssid:
+    if args.wifi_password_stdin and args.wifi_ssid is None:
         raise ImageInputError("--wifi-password-stdin: goes with --wifi-ssid")
     keys = _public_keys(args.ssh_key)
     # validate everything else before asking for secrets
-    probe = customize.settings(hostname=hostname, user=args.user or "pi",
+    probe = customize.settings(hostname=hostname, user="pi" if args.user is None else args.user,
                                password_hash="x" if (args.ask_password or args.password_stdin)
                                else None, ssh_keys=keys, wifi_ssid=args.wifi_ssid,
-                               wifi_psk="0" * 64 if args.wifi_ssid else None,
-                               wifi_country=args.wifi_country, timezone=args.timezone)
+                               wifi_psk="0" * 64 if args.wifi_ssid is not None else None,
+                               wifi_country=args.wifi_country, timezone=args.timezone,
+                               wifi_hidden=args.wifi_hidden)
     password_hash = None
     if args.ask_password or args.password_stdin:
         password = _secret("login password", args.password_stdin, "--password-stdin")
@@ -204,7 +214,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr)
+    from cloudmesh.swarm.plan import printable
+
+    print(printable(text), file=sys.stderr)  # may quote a host (mount points)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -267,6 +279,7 @@ def _burn(args: argparse.Namespace) -> int:
         layout = customize.detect_source(source)
         customize.require(layout, source.path)
     inventory_path = _inventory_path(args, hosts) if args.hosts else None
+    inventory_text = _inventory_text(inventory_path, hosts, args, settings) if inventory_path else ""
     size = source.size or source.estimate
     swap = len(hosts) > 1 and not per_host
     if swap:
@@ -308,7 +321,7 @@ def _burn(args: argparse.Namespace) -> int:
             line += f"; first boot ({layout.mechanism}): {', '.join(names)}"
         print(line)
     if inventory_path is not None:
-        _write_inventory(inventory_path, hosts, args, settings)
+        inventory_path.write_text(inventory_text)
         print(f"inventory for the burned hosts: {inventory_path} "
               f"(after first boot: cms-swarm create -i {inventory_path})")
     return 0
@@ -336,12 +349,17 @@ def _inventory_path(args: argparse.Namespace, hosts: list[str | None]) -> Path:
         path = Path(f"{prefix}.yaml")
     if path.exists():
         raise ImageInputError(f"--inventory-out: {path} exists; give another name")
+    if not path.absolute().parent.is_dir():
+        raise ImageInputError(f"--inventory-out: directory {path.absolute().parent} does not exist")
     return path
 
 
-def _write_inventory(path: Path, hosts: list[str | None], args: argparse.Namespace,
-                     settings: Any) -> None:
+def _inventory_text(path: Path, hosts: list[str | None], args: argparse.Namespace,
+                    settings: Any) -> str:
+    """The inventory for the burned hosts, checked before the first card is written (bad
+    input then, not after every card is burned)."""
     from cloudmesh.swarm import inventory
+    from cloudmesh.swarm.errors import InventoryError
 
     name = path.stem if path.stem[:1].isalnum() else "swarm"
     lines = [f"name: {name}", "ssh:", f"  user: {settings.user if settings else 'pi'}"]
@@ -353,8 +371,15 @@ def _write_inventory(path: Path, hosts: list[str | None], args: argparse.Namespa
     lines.append("hosts:")
     for host in hosts:
         lines += [f"  - name: {host}", f"    address: {host}.local"]
-    path.write_text("\n".join(lines) + "\n")
-    inventory.load(path)  # the file must be one that `create` accepts
+    text = "\n".join(lines) + "\n"
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:  # the file must be one that `create` accepts
+        inventory._validate(YAML(typ="rt").load(text), str(path))
+    except (InventoryError, YAMLError) as error:
+        raise ImageInputError(f"--inventory-out: {' '.join(str(error).split())}") from None
+    return text
 
 
 def _capture(args: argparse.Namespace) -> int:
@@ -364,6 +389,9 @@ def _capture(args: argparse.Namespace) -> int:
     from cloudmesh.swarm.image.device import human
 
     output = Path(args.output)
+    if args.sysprep and not args.shrink:
+        raise ImageInputError("--sysprep: works on the root file system --shrink splits off; "
+                              "add --shrink")
     capture.check_output(output, args.force)
     capture.check_device(args.device)
     target = _ssh_target(args)
@@ -381,7 +409,8 @@ def _capture(args: argparse.Namespace) -> int:
         transport = await SshTransport.connect(target, password)
         try:
             return await capture.capture(transport, args.device, output, shrink=args.shrink,
-                                         margin_mb=args.margin, quiet=args.quiet, say=_say)
+                                         margin_mb=args.margin, quiet=args.quiet, say=_say,
+                                         sysprep=args.sysprep)
         finally:
             await transport.close()
 
@@ -391,6 +420,8 @@ def _capture(args: argparse.Namespace) -> int:
     if args.shrink:
         line += (f"; shrunk from {human(done.shrunk_from)}"
                  + ("" if done.grows else " (no systemd in the image: it will NOT grow on first boot)"))
+    if args.sysprep:
+        line += f"; sysprep removed: {', '.join(done.stripped) or 'nothing (none found)'}"
     print(line)
     print(f"sha256 {done.sha256} in {done.output}.sha256")
     return 0

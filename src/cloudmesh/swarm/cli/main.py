@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 from cloudmesh.swarm import __version__
 from cloudmesh.swarm.errors import InputError, SwarmError, UsageError
 from cloudmesh.swarm.options import DOCKER_REPO
+from cloudmesh.swarm.plan import printable
 
 COMMANDS = {
     "create": "all phases: check, install Docker, form the swarm, verify; then show status",
@@ -50,6 +52,7 @@ FORCE_HELP = {
     "promote": "allow an even number of managers", "demote": "allow an even number of managers",
     "remove": "remove even when that loses the last manager or quorum",
     "restore": "replace the swarm the host is in now",
+    "backup": "replace an existing -o file",
 }
 ENGINES = ("distro", "docker-ce")
 TARGETED = {"promote", "demote", "drain", "activate", "label", "add", "remove"}  # some hosts of a cluster
@@ -86,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "label":
             sub.add_argument("labels", nargs="+", metavar="KEY=VALUE",
                              help="labels to set (key=value) or remove (key-)")
-        if name in CHANGES_HOSTS:
+        if name in CHANGES_HOSTS or name == "check":  # check --fix changes hosts
             sub.add_argument("--dry-run", action="store_true",
                              help="print per host the exact commands it would run; change nothing")
         if name == "add":
@@ -100,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "keys":
             sub.add_argument("--password-stdin", action="store_true",
                              help="read the login password from stdin (default: prompt)")
+            sub.add_argument("--accept-host-key", action="store_true",
+                             help="send the password to a host whose key is not yet in known_hosts "
+                                  "(default: refuse, showing its fingerprint to check)")
         if name == "harden":
             sub.add_argument("--undo", action="store_true",
                              help="remove what harden wrote (password login as before)")
@@ -126,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("check", "create", "add"):
             sub.add_argument("--fix-clock", action="store_true",
                              help="set clocks more than 30 s off from this machine's (and NTP on)")
+            sub.add_argument("--fix-identities", action="store_true",
+                             help="give cloned cards their own machine-id, SSH host keys (known_hosts "
+                                  "updated) and Docker engine ID")
+        if name == "check":
+            sub.add_argument("--fix", dest="fix_identities", action="store_true",
+                             help="the same as --fix-identities")
         if name == "status":
             sub.add_argument("--json", action="store_true", help="the same table as JSON")
         if name == "reset":
@@ -255,6 +267,42 @@ def _restore_target(loaded: Any, host: str) -> Any:
     return inventory.with_hosts(loaded, pairs)
 
 
+def _check_input(args: argparse.Namespace, inventory: Any) -> None:
+    """What can be checked on this machine is checked before any host is contacted."""
+    key = inventory.ssh.key
+    if key is not None and args.command != "keys" and not key.expanduser().is_file():
+        flag = "--key" if args.key else "ssh.key"
+        raise UsageError(f"{flag}: {key} is not a file (keys makes one: cms-swarm keys HOSTS)")
+    if args.command in ("create", "verify") and args.test_image:  # "": verify makes its own
+        from cloudmesh.swarm.phases.verify import check_image
+
+        check_image(args.test_image)
+    if args.command == "hostname":
+        from cloudmesh.swarm.phases.hostname import hostname_for
+
+        for host in inventory.hosts:
+            hostname_for(host.name)
+    _enough_files(len(inventory.hosts))
+
+
+def _enough_files(hosts: int) -> None:
+    """Each host needs a socket and a log file: raise the soft limit of open files when that is
+    not enough (up to the hard limit), else bad input now rather than failures halfway."""
+    import resource
+
+    needed = 2 * hosts + 64
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        wanted = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            wanted = soft
+        if wanted < needed:
+            raise UsageError(f"{hosts} hosts need about {needed} open files; `ulimit -n` allows "
+                             f"{wanted}: raise it or give fewer hosts")
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from cloudmesh.swarm.actions import run_action
     from cloudmesh.swarm.inventory import managers
@@ -271,8 +319,9 @@ def dispatch(args: argparse.Namespace) -> int:
         inventory, new_hosts, implied = extend(inventory, expand_hosts(args.targets), args.role)
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    if args.connect_timeout <= 0:
-        raise UsageError("--connect-timeout must be positive")
+    if not math.isfinite(args.connect_timeout) or not 0 < args.connect_timeout <= 3600:
+        raise UsageError("--connect-timeout must be a number of seconds, more than 0 and at most 3600")
+    _check_input(args, inventory)
     if args.command in ("create", "init", "add"):  # forming with an even count is bad input
         managers(inventory, getattr(args, "force", False))
     engine, engine_version, engine_repo = _engine_options(args)
@@ -294,6 +343,7 @@ def dispatch(args: argparse.Namespace) -> int:
         undo=getattr(args, "undo", False),
         fix_clock=getattr(args, "fix_clock", False),
         engine=engine, engine_version=engine_version, engine_repo=engine_repo,
+        fix_identities=getattr(args, "fix_identities", False),
     )
     if args.command in ("backup", "restore"):
         from cloudmesh.swarm import backup
@@ -352,13 +402,36 @@ def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
         from cloudmesh.swarm.transport import SshTransport
 
         password = read_secret("SSH login password", "--password-stdin", args.password_stdin)
+        pinned_only = not args.accept_host_key
 
         async def with_password(target: Any, options: Any) -> Any:
+            # the password goes only to a host whose key is pinned, or one the user accepted
+            if pinned_only and not target.strict_host_keys:
+                target = dataclasses.replace(target, strict_host_keys=True, strict_reason=(
+                    "keys sends your password only to a known host: check the fingerprint, then "
+                    "re-run with --accept-host-key (or pin it: ssh-keyscan HOST >> known_hosts)"))
             return await SshTransport.connect(target, options.become_password, login_password=password)
 
         return Extras(key_path=(inventory.ssh.key or DEFAULT_KEY).expanduser()), with_password
+    if args.command == "harden" and not args.undo:
+        return Extras(), key_only_connector
     return Extras(autolock=getattr(args, "autolock", False),
                   version=getattr(args, "engine_version", "")), ssh_connector
+
+
+async def key_only_connector(target: Any, options: Any) -> Any:
+    """harden's connection: no ssh agent, only the key(s) that remain after it (ssh.key, else
+    ~/.ssh/id_*), so a login that only worked through the agent is refused before any change."""
+    from cloudmesh.swarm.errors import LoginRefused
+    from cloudmesh.swarm.transport import SshTransport
+
+    try:
+        return await SshTransport.connect(dataclasses.replace(target, use_agent=False),
+                                          options.become_password)
+    except LoginRefused:
+        key = target.key or "~/.ssh/id_*"
+        raise LoginRefused(target.name, f"key login with {key} alone (no ssh agent) was refused; "
+                           "harden would lock you out: cms-swarm keys HOST --key FILE first") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -382,14 +455,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             return image.run(args)
         return dispatch(args)
     except InputError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         return 2
-    except SwarmError as error:
-        print(f"error: {error}", file=sys.stderr)
+    except SwarmError as error:  # may quote a host's words: printable only
+        print(f"error: {printable(str(error))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # noqa: BLE001 (a bug: one line on screen, the traceback in a log)
+        return _internal_error(error)
+
+
+def _internal_error(error: Exception) -> int:
+    """Report an unexpected exception as one line plus the log path; exit 1."""
+    import os
+    import traceback
+
+    from cloudmesh.swarm.hostlog import private_dir, state_dir
+    from cloudmesh.swarm.plan import redact
+
+    where = "the log could not be written"
+    try:
+        path = private_dir(state_dir() / "logs") / "internal-errors.log"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as log:
+            log.write(redact("".join(traceback.format_exception(error))) + "\n")
+        where = f"traceback in {path}"
+    except OSError:
+        pass
+    text = " ".join(printable(str(error)).split())[:300]
+    print(f"error: internal error: {type(error).__name__}: {text} ({where})", file=sys.stderr)
+    return 1
 
 
 def run() -> None:

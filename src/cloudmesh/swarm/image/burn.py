@@ -76,7 +76,9 @@ def _open_target(target: Target) -> int:
 
             raise DeviceRefused(f"--device: cannot open {target.path} for writing: "
                                 f"{error.strerror}") from None
-    return os.open(target.path, os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = os.open(target.path, os.O_WRONLY | os.O_CREAT, 0o600)  # it will hold secrets (customize)
+    os.fchmod(fd, 0o600)
+    return fd
 
 
 def write(source: ImageSource, target: Target, *, quiet: bool = False) -> Written:

@@ -25,7 +25,7 @@ import subprocess
 import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -63,6 +63,14 @@ def check_device(device: str) -> str:
     return device
 
 
+def private_file(path: Path) -> IO[bytes]:
+    """`path` opened for writing, mode 0600 whatever the umask: a card holds shadow hashes,
+    SSH host keys, the swarm's Raft keys and Wi-Fi passwords (closed by close/abort)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb")
+
+
 class Compressor:
     """Writes raw image bytes to `path` compressed as `kind`; sha256 of the raw bytes too."""
 
@@ -71,7 +79,7 @@ class Compressor:
         self.kind = kind
         self.raw_sha = hashlib.sha256()
         self.raw_size = 0
-        self._file: IO[bytes] = open(path, "wb")  # noqa: SIM115 (closed by close/abort)
+        self._file: IO[bytes] = private_file(path)
         self._proc: subprocess.Popen[bytes] | None = None
         self._lzma: Any = None
         self._zlib: Any = None
@@ -123,8 +131,8 @@ class Splitter:
     partition, sparse where blocks are all zeros), for shrinking."""
 
     def __init__(self, head: Path, part: Path) -> None:
-        self.head = open(head, "wb")  # noqa: SIM115 (closed by close/abort)
-        self.part = open(part, "wb")  # noqa: SIM115
+        self.head = private_file(head)
+        self.part = private_file(part)
         self.offset = 0
         self.boundary: int | None = None
         self.table: mbr.Table | None = None
@@ -215,6 +223,7 @@ class Captured:
     mounted: list[str]
     shrunk_from: int = 0
     grows: bool = False
+    stripped: list[str] = field(default_factory=list)  # --sysprep: what was removed
 
 
 PROBE = """dev={dev}
@@ -229,10 +238,14 @@ awk -v d="$dev" 'index($1, d) == 1 {{print "mount " $2}}' /proc/mounts; fi
 
 async def capture(transport: Any, device: str, output: Path, *, shrink: bool = False,
                   margin_mb: float | None = None, quiet: bool = False,
-                  say: Callable[[str], None] = print) -> Captured:
+                  say: Callable[[str], None] = print, sysprep: bool = False) -> Captured:
     """Read `device` on the host into `output` (see the module docstring)."""
     host = transport.name
     kind = output_kind(output)
+    if sysprep and not shrink:
+        raise ImageInputError("--sysprep works on the root file system --shrink splits off; "
+                              "add --shrink")
+    stripped: list[str] = []
     probe = await transport.run(PROBE.format(dev=shlex.quote(device)), sudo=True, timeout=120)
     if probe.exit_status == 3:
         raise ImageError(f"{host}: --device {device} does not exist there")
@@ -242,7 +255,10 @@ async def capture(transport: Any, device: str, output: Path, *, shrink: bool = F
     mounted: list[str] = []
     for line in probe.stdout.splitlines():
         if line.startswith("size "):
-            size = int(line.split()[1])
+            word = line[5:].strip()
+            if not word.isdigit():
+                raise ImageError(f"{host}: {device}: the host reported size {word[:40]!r}")
+            size = int(word)
         elif line.startswith("mount ") and line[6:] not in mounted:
             mounted.append(line[6:])
     if size <= 0:
@@ -274,7 +290,8 @@ async def capture(transport: Any, device: str, output: Path, *, shrink: bool = F
         grows = False
         if shrink:
             shrunk_from, grows, writer = _shrink_and_pack(writer, head, part, partial, kind,
-                                                          margin_mb, quiet)
+                                                          margin_mb, quiet,
+                                                          stripped if sysprep else None)
         image_size = writer.raw_size
         os.replace(partial, output)
     except BaseException:
@@ -287,17 +304,21 @@ async def capture(transport: Any, device: str, output: Path, *, shrink: bool = F
     digest = _sha256_file(output)
     Path(f"{output}.sha256").write_text(f"{digest}  {output.name}\n")
     return Captured(output, size, image_size, output.stat().st_size, digest, mounted,
-                    shrunk_from, grows)
+                    shrunk_from, grows, stripped)
 
 
 def _shrink_and_pack(splitter: Splitter, head: Path, part: Path, partial: Path, kind: str,
-                     margin_mb: float | None, quiet: bool) -> tuple[int, bool, Compressor]:
+                     margin_mb: float | None, quiet: bool,
+                     stripped: list[str] | None = None) -> tuple[int, bool, Compressor]:
+    """Shrink (and with `stripped`, sysprep: what it removed is added there), then pack."""
     from cloudmesh.swarm.image import shrink as shrinker
+    from cloudmesh.swarm.image.sysprep import sysprep
 
     assert splitter.table is not None
     last = splitter.table.last()
     assert last is not None
-    old, new, grows = shrinker.shrink(part, margin_mb)
+    strip = None if stripped is None else (lambda fs: stripped.extend(sysprep(fs)))
+    old, new, grows = shrinker.shrink(part, margin_mb, strip)
     sectors = math.ceil(new / mbr.SECTOR)
     packer = Compressor(partial, kind)
     try:

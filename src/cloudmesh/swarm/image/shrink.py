@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from cloudmesh.swarm.image import ext4
@@ -85,11 +86,15 @@ def install_grow(part: Path) -> bool:
     return ext4.exists(part, 0, UNIT_PATH) and ext4.exists(part, 0, WANTS_LINK)
 
 
-def shrink(part: Path, margin_mb: float | None = None) -> tuple[int, int, bool]:
+def shrink(part: Path, margin_mb: float | None = None,
+           after_fsck: Callable[[Path], object] | None = None) -> tuple[int, int, bool]:
     """Shrink the ext file system in the file `part` (truncated to it); returns
-    (old bytes, new bytes, grow unit installed)."""
+    (old bytes, new bytes, grow unit installed). `after_fsck` edits the checked file system
+    before it shrinks (sysprep)."""
     old = part.stat().st_size
     ext4.run([ext4.tool("e2fsck"), "-fy", str(part)], "e2fsck before shrinking", ok=(0, 1, 2))
+    if after_fsck is not None:
+        after_fsck(part)
     grows = install_grow(part)
     block, count = _block_info(part)
     out = ext4.run([ext4.tool("resize2fs"), "-P", str(part)], "estimating the minimum size")

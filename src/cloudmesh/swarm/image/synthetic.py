@@ -4,7 +4,9 @@
 Layout as Pi OS ships it: an MBR (disk id, partitions aligned to 4 MiB), a FAT32 boot
 partition with `cmdline.txt` and `config.txt`, and an ext4 root with /etc/os-release and
 /etc/fstab. `kind` picks the first-boot mechanism: "cloud-init" (trixie: user-data and
-meta-data in the boot partition), "firstrun" (bookworm), or "unknown" (neither). Built
+meta-data in the boot partition), "firstrun" (bookworm), "captured" (bookworm after its
+first boot: no `init=` hook left), "trixie-2025-10-01" (trixie without cloud-init, refused),
+or "unknown" (neither). Built
 with mtools (mformat, mcopy) and mke2fs -d at an offset: no root, no loop device.
 """
 
@@ -28,6 +30,8 @@ OS_RELEASE = {
                  'VERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n'),
     "unknown": 'PRETTY_NAME="Fedora Linux 41"\nNAME="Fedora Linux"\nVERSION_ID=41\nID=fedora\n',
 }
+OS_RELEASE["captured"] = OS_RELEASE["firstrun"]
+OS_RELEASE["trixie-2025-10-01"] = OS_RELEASE["cloud-init"]
 
 
 def _run(argv: list[str]) -> None:
@@ -40,8 +44,9 @@ def _run(argv: list[str]) -> None:
 
 
 def build(path: Path, kind: str = "cloud-init", *, size_mb: int = 72, boot_mb: int = 36,
-          data_mb: int = 4, seed: int = 1) -> Path:
-    """Write a Pi OS-like image of `size_mb` MiB to `path` and return `path`."""
+          data_mb: int = 4, seed: int = 1, extra: dict[str, bytes] | None = None) -> Path:
+    """Write a Pi OS-like image of `size_mb` MiB to `path` and return `path`; `extra` adds
+    files to the root file system ({"/etc/machine-id": b"..."})."""
     disk_id = 0x5EED0000 + seed
     boot_start = 4 * MiB // mbr.SECTOR
     boot_sectors = boot_mb * MiB // mbr.SECTOR
@@ -61,7 +66,9 @@ def build(path: Path, kind: str = "cloud-init", *, size_mb: int = 72, boot_mb: i
         boot = Path(tmp) / "boot"
         boot.mkdir()
         cmdline = (f"console=serial0,115200 console=tty1 root=PARTUUID={partuuid}-02 "
-                   "rootfstype=ext4 fsck.repair=yes rootwait quiet")
+                   "rootfstype=ext4 fsck.repair=yes rootwait")
+        if kind != "captured":  # firstboot removes " quiet" and its init= on first boot
+            cmdline += " quiet"
         if kind == "firstrun":
             cmdline += " init=/usr/lib/raspberrypi-sys-mods/firstboot"
         (boot / "cmdline.txt").write_text(cmdline + "\n")
@@ -88,6 +95,9 @@ def build(path: Path, kind: str = "cloud-init", *, size_mb: int = 72, boot_mb: i
         rng = random.Random(seed)
         (root / "var/lib/data.bin").write_bytes(rng.randbytes(data_mb * MiB // 2)
                                                 + b"swarm " * (data_mb * MiB // 12))
+        for name, data in (extra or {}).items():
+            (root / name.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            (root / name.lstrip("/")).write_bytes(data)
         _run([ext4.tool("mke2fs"), "-q", "-F", "-t", "ext4", "-L", "rootfs", "-d", str(root),
               "-E", f"offset={root_start * mbr.SECTOR}", str(path),
               f"{root_sectors * mbr.SECTOR // 1024}k"])

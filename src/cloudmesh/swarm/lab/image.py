@@ -22,7 +22,7 @@ import requests
 
 from cloudmesh.swarm.errors import SwarmError, UsageError
 
-RECIPE = "4"  # bump when the recipe below changes: cached images with another value are rebuilt
+RECIPE = "5"  # bump when the recipe below changes: cached images with another value are rebuilt
 REPOSITORY = "cms-swarm-lab"
 LABEL = "cloudmesh.swarm.lab.recipe"
 MIRROR_HOST = "deb.debian.org"
@@ -183,6 +183,9 @@ def _customise(rootfs: Path, kind: Kind) -> None:
         listing.unlink()  # trixie's debootstrap writes debian.sources; ours is sources.list
     (rootfs / "etc/hostname").write_text("raspberrypi\n")
     (rootfs / "etc/machine-id").write_text("")  # systemd makes a new one per host at boot
+    # dbus's postinst made one at debootstrap time, and systemd copies that one when it finds
+    # it: every host would share it (as pi-gen does, remove it; dbus reads /etc/machine-id)
+    (rootfs / "var/lib/dbus/machine-id").unlink(missing_ok=True)
     shutil.rmtree(rootfs / "var/lib/apt/lists", ignore_errors=True)
     (rootfs / "var/lib/apt/lists/partial").mkdir(parents=True)
     shutil.rmtree(rootfs / "var/cache/apt/archives", ignore_errors=True)

@@ -84,8 +84,10 @@ class HardenPhase(Phase):
             return Plan((Step(f"write {DROP_IN} (password and root login off), check, reload sshd",
                               write, sudo=True, stdin=(f"# written by cms-swarm harden\n{SETTINGS}",)),))
         block = f"{BLOCK_BEGIN}\n{SETTINGS}{BLOCK_END}\n"
-        write = (f"tmp={MAIN}.cms-swarm-new && cat > $tmp && cat {MAIN} >> $tmp "
-                 f"&& chmod 644 $tmp && /usr/sbin/sshd -t -f $tmp && mv -f $tmp {MAIN} && {RELOAD}")
+        # written 0600 and removed when sshd -t refuses it: no left-over copy of sshd_config
+        write = (f"tmp={MAIN}.cms-swarm-new && umask 077 && cat > $tmp && cat {MAIN} >> $tmp "
+                 f"&& {{ /usr/sbin/sshd -t -f $tmp && mv -f $tmp {MAIN} || {{ rm -f $tmp; exit 1; }}; }} "
+                 f"&& chmod 644 {MAIN} && {RELOAD}")
         return Plan((Step(f"put a block at the top of {MAIN} (password and root login off), "
                           "check, reload sshd", write, sudo=True, stdin=(block,)),))
 

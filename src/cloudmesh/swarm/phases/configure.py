@@ -11,6 +11,7 @@ import shlex
 
 from cloudmesh.swarm.facts import NodeRow
 from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.phases.network import advertise_of, init_options, remote_addr
 from cloudmesh.swarm.plan import Plan, Secret, Step
 from cloudmesh.swarm.transport import Transport
 
@@ -43,11 +44,14 @@ def api_post(path: str) -> str:
 def join_step(ctx: Context, host: str, role: str) -> Step:
     """POST /swarm/join with the token in the body; the shown command has `***`."""
     token = ctx.secrets.get(role, Secret(""))
-    remotes = [host_port(ctx.ip(m), SWARM_PORT) for m in ctx.swarm_managers()] or [
-        host_port(ctx.ip(ctx.managers[0]), SWARM_PORT)
+    remotes = [host_port(remote_addr(ctx, m), SWARM_PORT) for m in ctx.swarm_managers()] or [
+        host_port(remote_addr(ctx, ctx.managers[0]), SWARM_PORT)
     ]
-    head = json.dumps({"ListenAddr": f"0.0.0.0:{SWARM_PORT}", "AdvertiseAddr": ctx.ip(host),
-                       "RemoteAddrs": remotes})[:-1] + ', "JoinToken": "'
+    body: dict[str, object] = {"ListenAddr": f"0.0.0.0:{SWARM_PORT}",
+                               "AdvertiseAddr": advertise_of(ctx, host), "RemoteAddrs": remotes}
+    if ctx.spec(host).data_path:
+        body["DataPathAddr"] = ctx.spec(host).data_path
+    head = json.dumps(body)[:-1] + ', "JoinToken": "'
     return Step(
         f"join the swarm as a {role}",
         api_post("/swarm/join"),
@@ -99,13 +103,15 @@ class ConfigurePhase(Phase):
         if leader is not None:
             return Plan.noop(f"swarm {ctx.cluster_id()[:12]} exists (leader {leader})")
         return Plan((Step("initialise the swarm",
-                          f"docker swarm init --advertise-addr {shlex.quote(ctx.ip(host))}",
+                          f"docker swarm init {init_options(ctx, host)}",
                           sudo=True, timeout=120),))
 
     def _plan_join(self, ctx: Context, host: str) -> Plan:
         facts = ctx.facts[host]
         role = ctx.role(host)
         swarm = facts.swarm
+        if ctx.leader() is None and host == ctx.managers[0]:  # --dry-run on fresh hosts
+            return Plan.noop("initialises the swarm (above)")
         if swarm is not None and swarm.local_state == "active" and swarm.node_id in {
             row.id for row in ctx.node_rows()
         }:

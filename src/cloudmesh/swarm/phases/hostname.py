@@ -7,10 +7,30 @@ name), and hostnamectl where systemd-hostnamed runs; `hostname` otherwise.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import shlex
 
+from cloudmesh.swarm.errors import UsageError
 from cloudmesh.swarm.phases import Context, Phase
 from cloudmesh.swarm.plan import Plan, Step
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def hostname_for(host: str) -> str:
+    """The hostname an inventory name gives (its first label); bad input for an IP address
+    (`10.1.1.5` must not become `10`) or a label that is not a valid hostname."""
+    try:
+        ipaddress.ip_address(host)
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    name = host.split(".")[0]
+    if is_ip or not _LABEL.match(name) or name.isdigit():
+        raise UsageError(f"{host}: not a host name to give the host (an IP address?); "
+                         "name the hosts: NAME=ADDRESS,... or names in the inventory")
+    return name
 
 
 class HostnamePhase(Phase):
@@ -18,7 +38,7 @@ class HostnamePhase(Phase):
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         facts = ctx.facts[host]
-        name = host.split(".")[0]
+        name = hostname_for(host)
         if facts.hostname == name and facts.loopback_name == name:
             return Plan.noop(f"hostname is {name}")
         quoted = shlex.quote(name)

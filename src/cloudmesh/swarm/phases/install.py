@@ -72,8 +72,8 @@ START_ENGINE = Step("enable and start the engine",
                     "systemctl is-enabled -q docker && systemctl is-active -q docker "
                     "|| systemctl enable --now docker", sudo=True)
 # Until the engine answers on its socket (60 s at most); after a start, restart or restore.
-ENGINE_UP = ("i=0; until docker info >/dev/null 2>&1; do i=$((i+1)); [ $i -ge 120 ] && exit 1; "
-             "sleep 0.5; done")
+ENGINE_UP = ("i=0; until err=$(docker info 2>&1 >/dev/null); do i=$((i+1)); "  # keeps the last error
+             "[ $i -ge 120 ] && { printf '%s\\n' \"$err\" | tail -n 1 >&2; exit 1; }; sleep 0.5; done")
 WAIT_ENGINE = Step("wait until the engine answers", ENGINE_UP, sudo=True, timeout=90)
 
 
@@ -128,17 +128,20 @@ def engine_steps(ctx: Context, facts: HostFacts) -> list[Step]:
                           ("docker-ce", "docker-ce-cli"))
         return [*docker_ce_repo_steps(ctx, facts),
                 Step(f"install {packages} (no recommends)", apt_install(packages), sudo=True, timeout=900)]
-    if facts.install.cli_candidate or facts.apt_lists_fresh:  # apt's lists say what the release has
-        names = ("docker.io", "docker-cli") if facts.install.cli_candidate else ("docker.io",)
-        packages = pinned(names, version, names)
-        what = "engine and CLI" if len(names) > 1 else "engine only"
+    if not facts.install.cli_candidate and not facts.apt_lists_fresh:
+        # A fresh card may have no package lists yet: whether this release splits the CLI off
+        # (trixie and later) is known only after the refresh, so apt itself is asked then.
+        engine, cli = pinned(("docker.io",), version, ("docker.io",)), pinned(
+            ("docker-cli",), version, ("docker-cli",))
+        packages = f"{engine} $({HAS_DOCKER_CLI} && echo {cli})"
         return [REFRESH_LISTS,
-                Step(f"install {packages} ({what}, no recommends)", apt_install(packages), sudo=True, timeout=900)]
-    engine, cli = pinned(("docker.io",), version, ("docker.io",)), pinned(("docker-cli",), version, ("docker-cli",))
-    return [REFRESH_LISTS,  # lists too old to tell: apt says after the refresh whether docker-cli exists
-            Step("install docker.io, with docker-cli where the release has it (no recommends)",
-                 f"p='{engine}'; {HAS_DOCKER_CLI} && p='{engine} {cli}'; {apt_install('$p')}",
-                 sudo=True, timeout=900)]
+                Step(f"install {engine}, and docker-cli where the release has it (no recommends)",
+                     apt_install(packages), sudo=True, timeout=900)]
+    names = ("docker.io", "docker-cli") if facts.install.cli_candidate else ("docker.io",)
+    packages = pinned(names, version, names)
+    what = "engine and CLI" if len(names) > 1 else "engine only"
+    return [REFRESH_LISTS,
+            Step(f"install {packages} ({what}, no recommends)", apt_install(packages), sudo=True, timeout=900)]
 
 
 def cli_steps(facts: HostFacts) -> list[Step]:

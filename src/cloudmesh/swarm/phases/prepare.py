@@ -7,6 +7,8 @@ from collections import Counter
 
 from cloudmesh.swarm.facts import KNOWN_CODENAMES, HostFacts, parse_arch, parse_kernel_version
 from cloudmesh.swarm.phases import Context, Phase, Problem
+from cloudmesh.swarm.phases.identity import check_identities, check_node_name, identity_steps
+from cloudmesh.swarm.phases.network import check_advertise, check_pool_collisions
 from cloudmesh.swarm.plan import Plan, Step
 
 SUPPORTED_ARCHES = ("arm64", "armhf", "amd64")
@@ -169,7 +171,8 @@ def check_docker_cli(ctx: Context, host: str, facts: HostFacts) -> list[Problem]
 
 CHECKS = (check_sudo, check_os, check_arch, check_kernel, check_disk, check_clock,
           check_hostname, check_python, check_memory_cgroup, check_network_kernel,
-          check_manager_memory, check_docker_cli)
+          check_manager_memory, check_docker_cli, check_identities, check_node_name,
+          check_advertise, check_pool_collisions)
 
 
 class PreparePhase(Phase):
@@ -184,4 +187,5 @@ class PreparePhase(Phase):
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         fix = clock_fix(ctx, host)
-        return Plan((fix,)) if fix else Plan.noop("all checks passed")
+        steps = ([fix] if fix else []) + identity_steps(ctx, host)
+        return Plan(tuple(steps)) if steps else Plan.noop("all checks passed")

@@ -15,12 +15,13 @@ import asyncio
 import hashlib
 import json
 import os
+import re
 import shlex
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cloudmesh.swarm.errors import HostError
+from cloudmesh.swarm.errors import HostError, UsageError
 from cloudmesh.swarm.hostlog import private_dir, state_dir
 from cloudmesh.swarm.phases import Context, Problem
 from cloudmesh.swarm.plan import Step
@@ -36,6 +37,27 @@ APPLETS = "sh nc httpd mkdir hostname cat printf sleep true"
 SERVE = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"
 WAIT_TASKS = 120.0
 WAIT_HTTP = 30.0
+
+
+_IMAGE = re.compile(  # Docker's reference grammar: [registry[:port]/]path[:tag][@digest]
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$")
+
+
+def check_image(reference: str) -> str:
+    """A Docker image reference, never an option (`--test-image -v/:/x`): bad input otherwise."""
+    if len(reference) > 255 or not _IMAGE.match(reference):
+        raise UsageError(f"--test-image: {reference!r} is not an image reference (e.g. busybox, "
+                         "registry:5000/busybox:1.36)")
+    return reference
+
+
+def overlay_ip(text: str) -> str:
+    """The overlay address a host printed, as an IP address; anything else is refused."""
+    import ipaddress
+
+    return str(ipaddress.ip_address(text.strip()))
 
 
 class VerifyError(HostError):
@@ -95,7 +117,7 @@ def node_cleanup_command() -> str:
 
 def setup_steps(ctx: Context) -> list[Step]:
     """What verify creates on the leader; shown by --dry-run, run for real by `run`."""
-    image = shlex.quote(test_image(ctx))
+    image = shlex.quote(check_image(test_image(ctx)))
     port = ctx.options.verify_port
     steps = [
         Step("remove leftovers of an earlier verify", cleanup_command(), sudo=True),
@@ -355,7 +377,10 @@ class VerifyPhase:
                 f"$({find})", sudo=True, timeout=30)
             if not result.ok or not result.stdout.strip():
                 raise VerifyError(name, "test task has no overlay address")
-            ips[name] = result.stdout.strip()
+            try:
+                ips[name] = overlay_ip(result.stdout)
+            except ValueError:
+                raise VerifyError(name, "test task's overlay address is not an IP address") from None
 
         await runner.each(hosts, own_ip)
         hosts = [h for h in hosts if h in ips]
@@ -367,7 +392,7 @@ class VerifyPhase:
             peers = [hosts[(index + k) % len(hosts)] for k in range(1, min(len(hosts), 5))]
             failed = []
             for peer in peers:
-                request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + ips[peer] + " 80"
+                request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + shlex.quote(ips[peer]) + " 80"
                 body = ""
                 for _ in range(10):
                     result = await runner.transports[name].run(
