@@ -1,8 +1,9 @@
-"""Installs that work on every Pi OS (issue 10, section 3), on two fresh hosts of their own lab:
-distro engine with log rotation merged into an existing daemon.json, repair of a host left
-without the `docker` command, and docker-ce from a Docker-style apt repository (signed,
-deb822, per codename and architecture) that one lab host serves: Debian's docker.io repacked
-under the docker-ce names, as Docker's repository cannot be reached from here."""
+"""Installs that work on every Pi OS (issue 10, section 3), on fresh air-gapped hosts of their
+own lab (pi1, pi2 bookworm, pi3 trixie): distro engine with log rotation merged into an
+existing daemon.json, repair of a host left without the `docker` command, trixie's docker-cli,
+and docker-ce from a Docker-style apt repository (signed, deb822, per codename and
+architecture) that one lab host serves: Debian's docker.io repacked under the docker-ce names,
+as Docker's repository cannot be reached from here."""
 
 from __future__ import annotations
 
@@ -34,10 +35,10 @@ def sh(host: str, command: str, stdin: str | None = None) -> str:
 
 
 @pytest.fixture(scope="module")
-def hosts(swarm_home: Path) -> Iterator[tuple[Path, Path]]:
-    """Inventories of fresh pi1 and pi2 (each alone) in a lab of their own."""
+def hosts(swarm_home: Path) -> Iterator[tuple[Path, Path, Path]]:
+    """Inventories of fresh pi1, pi2 (bookworm) and pi3 (trixie), each alone, in a lab of their own."""
     cms_swarm("lab", "down", *ARGS, timeout=300)
-    up = cms_swarm("lab", "up", "2", *ARGS, timeout=600)
+    up = cms_swarm("lab", "up", "--hosts", "pi[1-2]:bookworm,pi3:trixie", "--offline", *ARGS, timeout=900)
     assert up.returncode == 0, up.stderr
     path = Path(up.stdout.strip().splitlines()[-1])
     from ruamel.yaml import YAML
@@ -45,19 +46,19 @@ def hosts(swarm_home: Path) -> Iterator[tuple[Path, Path]]:
     yaml = YAML(typ="safe")
     data = yaml.load(path)
     files = []
-    for index in range(2):
+    for index in range(3):
         files.append(path.with_name(f"only-{index + 1}.yaml"))
         yaml.dump(dict(data, hosts=[data["hosts"][index]]), files[-1])
     try:
-        yield files[0], files[1]
+        yield files[0], files[1], files[2]
     finally:
         down = cms_swarm("lab", "down", *ARGS, timeout=300)
         assert down.returncode == 0, down.stderr
 
 
 def test_distro_engine_rotates_logs_keeps_daemon_json_and_repairs_a_missing_cli(
-        hosts: tuple[Path, Path]) -> None:
-    one, _ = hosts
+        hosts: tuple[Path, Path, Path]) -> None:
+    one = hosts[0]
     sh("pi1", "mkdir -p /etc/docker && echo '{\"iptables\": false}' > /etc/docker/daemon.json")
     done = cms_swarm("install", "-i", str(one))
     assert done.returncode == 0, done.stdout + done.stderr
@@ -141,8 +142,8 @@ rm -rf /tmp/ce""")
     return old, new
 
 
-def test_docker_ce_from_a_docker_style_repository(hosts: tuple[Path, Path]) -> None:
-    _, two = hosts
+def test_docker_ce_from_a_docker_style_repository(hosts: tuple[Path, Path, Path]) -> None:
+    two = hosts[1]
     ce, newer = make_docker_ce_repo()
     options = ("--engine", "docker-ce", "--engine-repo", REPO_URL, "--engine-version", ce)
     shown = cms_swarm("install", "-i", str(two), *options, "--dry-run")
@@ -178,3 +179,30 @@ def test_docker_ce_from_a_docker_style_repository(hosts: tuple[Path, Path]) -> N
     installed = sh("pi2", "dpkg-query -W -f '${Package} ${Version}\\n' docker-ce docker-ce-cli")
     assert sorted(installed.split()) == sorted(["docker-ce", newer, "docker-ce-cli", newer])
     assert sh("pi2", "docker info --format '{{.Swarm.LocalNodeState}}'").strip() == "active"
+
+
+def test_trixie_gets_docker_cli_with_docker_io_and_back_when_it_is_gone(
+        hosts: tuple[Path, Path, Path]) -> None:
+    three = hosts[2]
+    assert "VERSION_CODENAME=trixie" in sh("pi3", "cat /etc/os-release")
+    shown = cms_swarm("install", "-i", str(three), "--dry-run")  # a fresh card: lists not read yet
+    assert "pi3: would install docker.io, and docker-cli where the release has it (no recommends): " in shown.stdout
+    assert ("--no-install-recommends docker.io $(apt-cache show docker-cli >/dev/null 2>&1 && echo docker-cli)"
+            in shown.stdout), shown.stdout
+    done = cms_swarm("install", "-i", str(three))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(sh("pi3", "dpkg-query -W -f '${Package}\\n' docker.io docker-cli").split()) == [
+        "docker-cli", "docker.io"]
+    shown = cms_swarm("install", "-i", str(three), "--dry-run")  # lists fresh now: the probe knows
+    assert "pi3: nothing to do (docker" in shown.stdout, shown.stdout
+    assert sh("pi3", "docker version --format '{{.Client.Version}} {{.Server.Version}}'").split()[0]
+    assert "log-opts" in json.loads(sh("pi3", "cat /etc/docker/daemon.json"))
+
+    sh("pi3", "dpkg -r docker-cli >/dev/null")  # docker.io only recommends it: apt may take it away
+    check = cms_swarm("check", "-i", str(three))
+    assert "pi3: warning: the Docker engine is installed but there is no docker command" in check.stdout
+    done = cms_swarm("install", "-i", str(three))
+    assert done.returncode == 0 and "pi3: install the docker command (docker-cli)" in done.stdout, done.stdout
+    assert sh("pi3", "command -v docker").strip() == "/usr/bin/docker"
+    again = cms_swarm("install", "-i", str(three))
+    assert again.returncode == 0 and "nothing changed" in again.stdout, again.stdout

@@ -49,8 +49,8 @@ def test_trixie_installs_docker_cli_with_docker_io() -> None:
 
 def test_a_card_without_package_lists_asks_apt_after_the_refresh() -> None:
     """A freshly flashed card may have no lists: apt-cache knows docker-cli only after update."""
-    text = recorded("raspios-trixie-armhf-bare").replace(f"=== cli-candidate ===\n{TRIXIE_CLI}",
-                                                          "=== cli-candidate ===\n")
+    text = recorded("raspios-trixie-armhf-bare").replace(f"=== candidates ===\ndocker-cli: {TRIXIE_CLI}",
+                                                          "=== candidates ===\n")
     facts = parse_facts(text)
     assert not facts.install.cli_candidate and not facts.apt_lists_fresh
     shown = plan_for(text)
@@ -84,7 +84,8 @@ def test_a_trixie_host_left_without_the_cli_gets_it_and_nothing_else() -> None:
 
 
 def test_a_bookworm_host_without_the_cli_reinstalls_docker_io() -> None:
-    text = probe(docker="20.10.24+dfsg1", groups="pi docker", extra={"docker-cli": ""})
+    text = probe(docker="20.10.24+dfsg1", groups="pi docker",
+                 extra={"docker-cli": "", "apt-lists-fresh": "/var/lib/apt/lists/deb_bookworm_Packages"})
     assert any(s.endswith("--no-install-recommends --reinstall docker.io") for s in plan_for(text))
 
 
@@ -263,3 +264,22 @@ def test_probe_install_sections_read_the_hosts_files(tmp_path: Path) -> None:
     bare = run_probe_sections(["boot-cmdline"], {"/boot/firmware/cmdline.txt": tmp_path / "no1",
                                                   "/boot/cmdline.txt": tmp_path / "no2"})
     assert parse_facts(bare).install.boot_cmdline_path == ""  # a lab host or a PC: no cmdline.txt
+
+
+def test_stale_lists_repair_the_cli_with_whichever_package_has_it() -> None:
+    text = probe(docker="26.1.5+dfsg1", groups="pi docker",
+                 extra={"docker-cli": "", "apt-lists-fresh": "", "candidates": ""})
+    [step] = [s for s in plan_for(text) if "docker command" in s or "docker-cli" in s]
+    assert step.startswith("sudo if apt-cache show docker-cli >/dev/null 2>&1; then ")
+    assert "--no-install-recommends docker-cli; else " in step and "--reinstall docker.io; fi" in step
+
+
+def test_one_apt_cache_call_gives_both_candidates() -> None:
+    from cloudmesh.swarm.facts import parse_candidates
+
+    # `apt-cache policy docker-cli docker-ce | awk ...` on trixie with Docker's repository added;
+    # a package the release lacks is not printed at all, one without a candidate says (none)
+    assert parse_candidates(f"docker-cli: {TRIXIE_CLI}\ndocker-ce: 5:28.0.4-1~debian.13~trixie\n") == {
+        "docker-cli": TRIXIE_CLI, "docker-ce": "5:28.0.4-1~debian.13~trixie"}
+    assert parse_candidates("docker-ce: (none)\n") == {}
+    assert parse_candidates("") == {}

@@ -90,7 +90,7 @@ def test_a_docker_ce_node_upgrades_docker_ce_and_its_cli_to_dockers_candidate() 
     probes["pi4"] = probes["pi4"].replace(
         f"=== docker-pkgs ===\ndocker.io install ok installed {OLD}\n",
         f"=== docker-pkgs ===\ndocker-ce install ok installed {old}\ndocker-ce-cli install ok installed {old}\n"
-        f"=== ce-candidate ===\n{new}\n").replace(f"install ok installed {OLD}", f"install ok installed {old}")
+        f"=== candidates ===\ndocker-ce: {new}\n").replace(f"install ok installed {OLD}", f"install ok installed {old}")
     ctx = context(inventory(4), probes)
     phase = UpgradePhase()
     assert phase.target(ctx, "pi4") == new and phase.needs(ctx, "pi4")

@@ -80,8 +80,7 @@ INSTALL_PROBE = r"""
 sec dpkg-arch; dpkg --print-architecture 2>/dev/null
 sec docker-cli; command -v docker
 sec docker-pkgs; dpkg-query -W -f='${Package} ${Status} ${Version}\n' docker.io docker-cli docker-ce docker-ce-cli containerd.io 2>/dev/null
-sec cli-candidate; apt-cache policy docker-cli 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
-sec ce-candidate; apt-cache policy docker-ce 2>/dev/null | awk '/Candidate:/ {print $2; exit}'
+sec candidates; apt-cache policy docker-cli docker-ce 2>/dev/null | awk '/^[^ ].*:$/ {p=$1} /Candidate:/ {print p, $2}'
 sec daemon-json; head -c 65536 /etc/docker/daemon.json 2>/dev/null
 sec meminfo; awk '$1 == "MemTotal:" {print $2; exit}' /proc/meminfo 2>/dev/null
 sec boot-cmdline; for f in /boot/firmware/cmdline.txt /boot/cmdline.txt; do if [ -f "$f" ]; then echo "$f"; head -c 4096 "$f"; break; fi; done
@@ -574,19 +573,31 @@ def parse_install_facts(s: dict[str, str]) -> InstallFacts:
     """INSTALL_PROBE's sections; the `arch` section is uname -m."""
     get = _getter(s)
     boot = s.get("boot-cmdline", "").strip("\n").split("\n", 1)
+    candidates = parse_candidates(get("candidates"))
     return InstallFacts(
         machine=get("arch"),
         dpkg_arch=get("dpkg-arch"),
         docker_cli=bool(get("docker-cli")) if "docker-cli" in s else True,
         packages=parse_packages(get("docker-pkgs")),
-        cli_candidate="" if get("cli-candidate") == "(none)" else get("cli-candidate"),
-        ce_candidate="" if get("ce-candidate") == "(none)" else get("ce-candidate"),
+        cli_candidate=candidates.get("docker-cli", ""),
+        ce_candidate=candidates.get("docker-ce", ""),
         daemon_json=get("daemon-json"),
         mem_total_kb=_int(get("meminfo")),
         boot_cmdline_path=boot[0].strip() if boot[0].startswith("/") else "",
         boot_cmdline=boot[1].strip() if len(boot) > 1 and boot[0].startswith("/") else "",
         proc_cmdline=get("proc-cmdline"),
     )
+
+
+def parse_candidates(text: str) -> dict[str, str]:
+    """`apt-cache policy` reduced to `name: candidate` lines; packages without one are left out
+    (apt says `(none)`, or nothing for a package the release does not have)."""
+    found = {}
+    for line in text.splitlines():
+        name, _, version = line.partition(" ")
+        if name.endswith(":") and version.strip() and version.strip() != "(none)":
+            found[name.rstrip(":")] = version.strip()
+    return found
 
 
 def parse_packages(text: str) -> tuple[tuple[str, str], ...]:

@@ -87,6 +87,9 @@ def docker_ce_distro(facts: HostFacts) -> str:
     return "ubuntu" if family == "ubuntu" else "debian"
 
 
+HAS_DOCKER_CLI = "apt-cache show docker-cli >/dev/null 2>&1"  # trixie and later split the CLI out
+
+
 def pinned(packages: tuple[str, ...], version: str, pin: tuple[str, ...]) -> str:
     """`pkg=version` for the packages in `pin` when a version is asked for."""
     return " ".join(f"{p}={version}" if version and p in pin else p for p in packages)
@@ -130,7 +133,7 @@ def engine_steps(ctx: Context, facts: HostFacts) -> list[Step]:
         # (trixie and later) is known only after the refresh, so apt itself is asked then.
         engine, cli = pinned(("docker.io",), version, ("docker.io",)), pinned(
             ("docker-cli",), version, ("docker-cli",))
-        packages = f"{engine} $(apt-cache show docker-cli >/dev/null 2>&1 && echo {cli})"
+        packages = f"{engine} $({HAS_DOCKER_CLI} && echo {cli})"
         return [REFRESH_LISTS,
                 Step(f"install {engine}, and docker-cli where the release has it (no recommends)",
                      apt_install(packages), sudo=True, timeout=900)]
@@ -148,6 +151,11 @@ def cli_steps(facts: HostFacts) -> list[Step]:
         package, extra = "docker-ce-cli", ""
     elif engine == "distro" and (facts.install.cli_candidate or facts.install.package("docker-cli")):
         package, extra = "docker-cli", "--reinstall " if facts.install.package("docker-cli") else ""
+    elif engine == "distro" and not facts.apt_lists_fresh:  # after the refresh apt knows which
+        return [REFRESH_LISTS, Step(
+            "install the docker command (docker-cli where the release has it, else docker.io again)",
+            f"if {HAS_DOCKER_CLI}; then {apt_install('docker-cli')}; "
+            f"else {apt_install('docker.io', '--reinstall ')}; fi", sudo=True, timeout=900)]
     elif engine == "distro":
         package, extra = "docker.io", "--reinstall "  # before trixie docker.io has the CLI
     else:
