@@ -345,6 +345,20 @@ class Lab:
                                  container.status, container.labels.get(KIND_LABEL, "")))
         return sorted(found, key=lambda host: int(host.name[2:]))
 
+    def _remove_network(self, attempts: int = 20) -> None:
+        """Remove the lab network; the engine may still hold an endpoint of a container it
+        has just removed ("has active endpoints"), so try again for a few seconds."""
+        for attempt in range(attempts):
+            try:
+                self.client.networks.get(self.prefix).remove()
+                return
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5)
+
     def ssh_command(self, host: str, command: list[str]) -> list[str]:
         """The `ssh` argv that logs in to lab host `host` as pi, keys checked."""
         match = [h for h in self.hosts() if h.name == host]
@@ -367,10 +381,7 @@ class Lab:
                 self.client.volumes.get(f"{host.container}-docker").remove(force=True)
             except docker.errors.NotFound:
                 pass
-        try:
-            self.client.networks.get(self.prefix).remove()
-        except docker.errors.NotFound:
-            pass
+        self._remove_network()
         for path in (self.inventory_path, self.known_hosts_path, self.key_path,
                      self.key_path.with_suffix(".pub")):
             path.unlink(missing_ok=True)
