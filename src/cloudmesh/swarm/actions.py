@@ -183,15 +183,17 @@ def json_document(name: str, runner: Runner, reporter: Reporter, options: RunOpt
                   result: dict[str, Any]) -> dict[str, Any]:
     """The one --json document: per host ok/failed, changed, steps, warnings, error; then the
     command's own result (status: cluster, swarm, nodes; context) at the top level."""
-    hosts = {}
-    for host, done in runner.results.items():
-        hosts[host] = {
-            "ok": not done.failed, "changed": done.changed,
-            "steps": reporter.steps.get(host, []), "warnings": reporter.warnings.get(host, []),
-            "error": str(done.error) if done.error else None,
-        }
     return {"command": name, "cluster": runner.inventory.name, "ok": code == 0,
-            "exit_code": code, "dry_run": options.dry_run, "hosts": hosts, **result}
+            "exit_code": code, "dry_run": options.dry_run, "hosts": host_results(runner, reporter),
+            **result}
+
+
+def host_results(runner: Runner, reporter: Reporter) -> dict[str, dict[str, Any]]:
+    """Per host, for --json: ok, changed, steps (run, or planned in a dry run), warnings, error."""
+    return {host: {"ok": not done.failed, "changed": done.changed,
+                   "steps": reporter.steps.get(host, []), "warnings": reporter.warnings.get(host, []),
+                   "error": str(done.error) if done.error else None}
+            for host, done in runner.results.items()}
 
 
 FORMING = ("create", "init", "add")  # commands that form or join the swarm

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudmesh.swarm.actions import host_results
 from cloudmesh.swarm.errors import CommandError, HostError
 from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
@@ -116,8 +117,10 @@ def services(inventory: Inventory, options: RunOptions, reporter: Reporter,
             manager, transport = await _manager(runner)
             found = await _list(transport, manager, stack)
         finally:
+            reporter.close()
             await runner.close()
-        return {"manager": manager, "services": [s.as_dict() for s in found]}
+        return {"cluster": inventory.name, "hosts": host_results(runner, reporter),
+                "manager": manager, "services": [s.as_dict() for s in found]}
 
     return asyncio.run(work())
 
@@ -134,9 +137,11 @@ def deploy(inventory: Inventory, options: RunOptions, reporter: Reporter, stack:
             await _deploy(transport, manager, stack, files, resolve_image, reporter)
             found = await _wait(transport, manager, stack, timeout, reporter)
         finally:
+            reporter.close()
             await runner.close()
         ok = bool(found) and all(s.converged for s in found)
-        return {"manager": manager, "stack": stack, "converged": ok,
+        return {"cluster": inventory.name, "hosts": host_results(runner, reporter),
+                "manager": manager, "stack": stack, "converged": ok,
                 "services": [s.as_dict() for s in found]}
 
     return asyncio.run(work())
@@ -212,7 +217,9 @@ def remove(inventory: Inventory, options: RunOptions, reporter: Reporter, stack:
             reporter.line(f"stack {stack}: " + (f"removed {len(before)} services" if before
                                                  else "not deployed; nothing to do"))
         finally:
+            reporter.close()
             await runner.close()
-        return {"manager": manager, "stack": stack, "removed": [s.name for s in before]}
+        return {"cluster": inventory.name, "hosts": host_results(runner, reporter),
+                "manager": manager, "stack": stack, "removed": [s.name for s in before]}
 
     return asyncio.run(work())

@@ -110,9 +110,8 @@ def _prepared(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 def _emit(args: argparse.Namespace, reporter: Any, result: dict[str, Any], code: int) -> None:
     if args.json:
-        reporter.document({"command": args.command, "cluster": result.get("cluster", ""),
-                           "ok": code == 0, "exit_code": code, "dry_run": False,
-                           "hosts": {}, **result})
+        reporter.document({"command": args.command, "ok": code == 0, "exit_code": code,
+                           "dry_run": False, **result})
 
 
 # -- completion ------------------------------------------------------------------------------
