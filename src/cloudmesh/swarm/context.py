@@ -122,6 +122,8 @@ def write(inventory: Inventory, manager: str, use: bool = False) -> Written:
     _write(path, json.dumps(meta), mode=0o644)
     if use:
         set_current(name)
+    elif not config_path().exists():  # the Docker SDK finds contexts only beside a config.json
+        _write(config_path(), "{}\n")
     return Written(name, host, manager, path, entry, use or current() == name)
 
 
