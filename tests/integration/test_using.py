@@ -54,7 +54,7 @@ def run_json(env: dict[str, str], *args: str, code: int = 0) -> dict[str, Any]:
 
 
 def docker(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([DOCKER, "--context", CONTEXT, *args], capture_output=True, text=True,
+    return subprocess.run([DOCKER, "--context", CONTEXT, *args], check=False, capture_output=True, text=True,
                           timeout=120, env={**os.environ, **env})
 
 
@@ -85,7 +85,7 @@ def test_docker_sdk_over_the_context_lists_all_nodes(home: dict[str, str]) -> No
             f"ctx = ContextAPI.get_context({CONTEXT!r})\n"
             "client = docker.DockerClient(base_url=ctx.Host, use_ssh_client=True)\n"
             "print(' '.join(sorted(n.attrs['Description']['Hostname'] for n in client.nodes.list())))\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, timeout=120,
                           env={**os.environ, **home})
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == sorted(HOSTS)
@@ -113,7 +113,7 @@ def test_use_makes_it_current(lab_inventory: Path, home: dict[str, str]) -> None
     assert data["context"]["current"]
     config = json.loads((Path(home["HOME"]) / ".docker" / "config.json").read_text())
     assert config["currentContext"] == CONTEXT
-    done = subprocess.run([DOCKER, "info", "--format", "{{.Swarm.Nodes}}"], capture_output=True,
+    done = subprocess.run([DOCKER, "info", "--format", "{{.Swarm.Nodes}}"], check=False, capture_output=True,
                           text=True, timeout=120, env={**os.environ, **home})
     assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr
 
@@ -201,6 +201,16 @@ def test_every_command_json_validates(lab_inventory: Path, home: dict[str, str],
     data = run_json(home, command, "-i", str(lab_inventory))
     assert set(data["hosts"]) == set(HOSTS)
     assert not any(h["changed"] for h in data["hosts"].values()), data  # converged: no change
+
+
+def test_backup_json_names_the_archive_and_its_sha256(lab_inventory: Path, home: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    import hashlib
+
+    out = tmp_path / "swarm.tar.gz"
+    data = run_json(home, "backup", "-i", str(lab_inventory), "-o", str(out))
+    assert data["backup"]["path"] == str(out)
+    assert data["backup"]["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
 
 
 def test_reset_json_validates(lab_inventory: Path, home: dict[str, str]) -> None:

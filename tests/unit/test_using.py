@@ -87,7 +87,7 @@ def complete(line: str, cwd: Path) -> list[str]:
               'COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 ))\n'
               '_python_argcomplete cms-swarm "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"\n'
               'printf "%s\\n" "${COMPREPLY[@]}"\n')
-    done = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd=cwd,
+    done = subprocess.run(["bash", "-c", script], check=False, capture_output=True, text=True, timeout=60, cwd=cwd,
                           env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"})
     assert done.returncode == 0, done.stderr
     return [w.strip() for w in done.stdout.splitlines() if w.strip()]

@@ -60,8 +60,8 @@ def ssh_config_text(inventory: Inventory) -> str:
     """One Host block per host (any may become the manager the context uses): user, port,
     key, known_hosts, host keys checked."""
     known = (inventory.ssh.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser().absolute()
-    lines = [f"# written by cms-swarm for the Docker context {context_name(inventory.name)}; "
-             "rewritten by `cms-swarm context`", ""]
+    lines = [(f"# written by cms-swarm for the Docker context {context_name(inventory.name)}; "
+              "rewritten by `cms-swarm context`"), ""]
     for spec in inventory.hosts:
         lines += [f"Host {spec.address}", f"    User {inventory.user_of(spec)}",
                   f"    Port {inventory.port_of(spec)}"]

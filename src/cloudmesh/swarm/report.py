@@ -61,6 +61,7 @@ class Reporter:
         self.quiet = quiet
         # --json: the one document goes here (stdout); human output was sent to stderr
         self.json_file = json_file
+        self.result: dict[str, Any] = {}  # a command's own --json result (backup: path, sha256)
         self.steps: dict[str, list[str]] = {}  # per host, what ran (or would run: dry run)
         self.warnings: dict[str, list[str]] = {}
         self.verbose = verbose

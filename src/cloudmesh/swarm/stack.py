@@ -77,8 +77,8 @@ def parse_services(text: str) -> list[Service]:
         service = services.get(task.rsplit(".", 1)[0])
         if service is None:
             continue
-        node, desired, current, error = parts[1], parts[2], parts[3], parts[4].strip()
-        if desired == "Running" and current.startswith("Running") and node not in service.nodes:
+        node, wanted, current, error = parts[1], parts[2], parts[3], parts[4].strip()
+        if wanted == "Running" and current.startswith("Running") and node not in service.nodes:
             service.nodes.append(node)
         if error and not service.error:  # the newest task's error comes first
             service.error = f"task on {node}: {error}"

@@ -344,7 +344,6 @@ def checked_options(args: argparse.Namespace, inventory: Any) -> Any:
 
 def dispatch(args: argparse.Namespace) -> int:
     from cloudmesh.swarm.actions import run_action
-    from cloudmesh.swarm.report import Reporter
 
     inventory = load_inventory(args)
     new_hosts: list[dict[str, Any]] = []
@@ -357,7 +356,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command in ("backup", "restore"):
         from cloudmesh.swarm import backup
 
-        reporter = Reporter(quiet=args.quiet, verbose=args.verbose)
+        reporter = reporter_for(args)
         if args.command == "backup":
             out = Path(args.output) if args.output else None
             return backup.run_backup(inventory, options, reporter, out)
@@ -503,9 +502,9 @@ def _complete(parser: argparse.ArgumentParser) -> None:
     for sub in subparsers.choices.values():
         for action in sub._actions:
             if action.dest == "inventory":
-                action.completer = argcomplete.completers.FilesCompleter(("yaml", "yml"))  # type: ignore[attr-defined]
+                action.completer = argcomplete.completers.FilesCompleter(("yaml", "yml"))
             elif action.dest in ("hosts", "targets"):
-                action.completer = inventory_hosts  # type: ignore[attr-defined]
+                action.completer = inventory_hosts
     argcomplete.autocomplete(parser)
 
 

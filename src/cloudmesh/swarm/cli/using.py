@@ -120,9 +120,9 @@ def completion_options(sub: argparse.ArgumentParser) -> None:
 
 
 def completion_run(args: argparse.Namespace) -> int:
-    import argcomplete
+    from argcomplete.shell_integration import shellcode
 
-    sys.stdout.write(argcomplete.shellcode(["cms-swarm"], shell=args.shell))
+    sys.stdout.write(shellcode(["cms-swarm"], shell=args.shell))
     return 0
 
 
