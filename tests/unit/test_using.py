@@ -181,3 +181,56 @@ def test_version_is_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> 
     assert __version__ == importlib.metadata.version("cloudmesh-swarm")
     assert main(["--version"]) == 0
     assert capsys.readouterr().out.strip() == f"cloudmesh-swarm {__version__}"
+
+
+# -- Cloudmesh conventions: the docopt usage of `cms help swarm` -----------------------------
+def plugin_usage() -> str:
+    import textwrap
+
+    from cloudmesh.swarm.command.swarm import SwarmCommand
+
+    return textwrap.dedent(SwarmCommand.do_swarm.__doc__ or "").replace("::", "", 1)
+
+
+def test_usage_lists_every_command_with_options_the_parser_accepts() -> None:
+    import argparse
+    import re
+
+    from cloudmesh.swarm.cli.main import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    lines = [line.split() for line in plugin_usage().split("Usage:")[1].split("\n\n")[0].splitlines()
+             if line.strip()]
+    assert {words[1] for words in lines} == set(commands)  # every command, nothing else
+    for words in lines:
+        sub = commands[words[1]]
+        subs = [sub] + [a.choices[w] for a in sub._actions if isinstance(a, argparse._SubParsersAction)
+                        for w in (words[2:3] if words[1] == "image" else a.choices)]
+        known = {o for s in subs for a in s._actions for o in a.option_strings}
+        for option in re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", " ".join(words[2:])):
+            assert option in known, f"swarm {words[1]}: {option} is not an option of cms-swarm {words[1]}"
+
+
+@pytest.mark.parametrize("argv", [
+    ["create", "-i", "red.yaml", "--use", "--json"], ["create", "red[01-03]", "--user=pi"],
+    ["deploy", "web", "-i", "red.yaml", "-c", "a.yml", "-c", "b.yml", "--timeout=60"],
+    ["deploy", "web", "-i", "red.yaml", "--rm"], ["services", "-i", "red.yaml", "--stack=web"],
+    ["context", "-i", "red.yaml", "--use"], ["inventory", "new", "red[01-03]", "-o", "red.yaml"],
+    ["completion", "bash"], ["status", "pi[1-3]", "--json"],
+])
+def test_docopt_and_argparse_accept_the_same_lines(argv: list[str]) -> None:
+    import docopt
+
+    from cloudmesh.swarm.cli.main import build_parser
+
+    docopt.docopt(plugin_usage(), argv=argv, help=False)  # DocoptExit when the usage lacks it
+    build_parser().parse_args(argv)  # SystemExit when cms-swarm does not
+
+
+def test_cms_help_swarm_shows_the_usage(tmp_path: Path) -> None:
+    env = {"HOME": str(tmp_path), "PATH": f"{BIN}:/usr/bin:/bin"}
+    done = subprocess.run([BIN / "cms", "help", "swarm"], check=False, capture_output=True, text=True,
+                          env=env, timeout=60)
+    assert "swarm deploy NAME [HOSTS] [-i FILE] (-c FILE... | --rm)" in done.stdout
+    assert "cms itself always exits 0" in done.stdout
