@@ -234,3 +234,11 @@ def test_cms_help_swarm_shows_the_usage(tmp_path: Path) -> None:
                           env=env, timeout=60)
     assert "swarm deploy NAME [HOSTS] [-i FILE] (-c FILE... | --rm)" in done.stdout
     assert "cms itself always exits 0" in done.stdout
+
+
+def test_pyproject_uses_an_spdx_license_and_the_code_version() -> None:
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]
+    assert project["license"] == "Apache-2.0"  # a string (PEP 639), not the deprecated table
+    assert project["dynamic"] == ["version"] and "version" not in project
+    assert (Path(__file__).parents[2] / "LICENSE").read_text().lstrip().startswith("Apache License")
