@@ -61,6 +61,8 @@ EPILOG = """\
 hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
 or 10.1.1.[2-5] with --user/--key/--port. Exit codes: 0 ok, 1 a host failed,
 2 bad input (nothing was done). Logs: ~/.cloudmesh/swarm/logs/<cluster>/<host>.log
+After create: docker --context swarm-<cluster> ..., cms-swarm deploy/services, --json,
+cms-swarm completion bash|zsh|fish (docs/using.md).
 """
 
 
