@@ -89,6 +89,7 @@ async def _manager(runner: Runner) -> tuple[str, Transport]:
     """The leader (or an active manager) among the reachable hosts."""
     await runner.connect()
     await runner.refresh()
+    runner.reporter.close()  # the live view of the connections ends; progress lines follow
     leader = runner.ctx.leader()
     if leader is None:
         raise HostError(runner.inventory.hosts[0].name,
@@ -169,8 +170,10 @@ async def _deploy(transport: Transport, manager: str, stack: str, files: list[Pa
         reporter.line(f"{manager}: docker stack deploy {stack} ({', '.join(str(f) for f in files)})")
         done = await transport.run(command, sudo=True, timeout=300)
         if not done.ok:
+            hint = ("; Docker before 25 needs a top-level `version: \"3.8\"` in the compose file"
+                    if "unsupported Compose file version: 1.0" in done.stderr else "")
             raise CommandError(manager, f"docker stack deploy {stack}", done.exit_status,
-                               done.stderr, done.stdout)
+                               done.stderr + hint, done.stdout)
     finally:
         await transport.run(f"rm -rf {shlex.quote(tmp)}", sudo=True, timeout=30)
 
