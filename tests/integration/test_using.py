@@ -160,7 +160,7 @@ def test_deploy_that_cannot_converge_names_the_task_error(lab_inventory: Path, h
     assert "bad_gone: 0/1 running after 25 s; task on pi" in done.stderr
     assert "No such image" in done.stderr
     gone = cms_swarm("deploy", "--rm", "bad", "-i", str(lab_inventory), env=home)
-    assert gone.returncode == 0 and "removed 1 services" in gone.stdout
+    assert gone.returncode == 0 and "removed 1 service" in gone.stdout
 
 
 def test_deploy_rm_removes_the_stack(lab_inventory: Path, home: dict[str, str]) -> None:

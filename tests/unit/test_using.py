@@ -242,3 +242,17 @@ def test_pyproject_uses_an_spdx_license_and_the_code_version() -> None:
     assert project["license"] == "Apache-2.0"  # a string (PEP 639), not the deprecated table
     assert project["dynamic"] == ["version"] and "version" not in project
     assert (Path(__file__).parents[2] / "LICENSE").read_text().lstrip().startswith("Apache License")
+
+
+# -- the README's picture: a recorded session, not a drawing ---------------------------------
+def test_the_readme_picture_is_the_recorded_demo_session() -> None:
+    root = Path(__file__).parents[2]
+    assert "](docs/demo.svg)" in (root / "README.md").read_text()
+    lines = (root / "docs" / "demo.cast").read_text().splitlines()
+    header = json.loads(lines[0])
+    assert header["version"] == 2 and header["width"] == 110
+    said = "".join(event[2] for event in map(json.loads, lines[1:]) if event[1] == "o")
+    for typed in ("cms-swarm create -i lab.yaml", "cms-swarm deploy web -i lab.yaml -c compose.yml",
+                  "docker --context swarm-"):
+        assert typed in said, f"the recording lacks `{typed}`"
+    assert "3/3 running" in said and "<svg" in (root / "docs" / "demo.svg").read_text()[:200]

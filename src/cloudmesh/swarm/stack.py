@@ -191,7 +191,7 @@ async def _wait(transport: Transport, manager: str, stack: str, timeout: float,
                 shown[service.name] = now
                 reporter.line(f"{service.name}: {service.running}/{service.desired} running")
         if found and all(s.converged for s in found):
-            reporter.line(f"stack {stack}: {len(found)} services running")
+            reporter.line(f"stack {stack}: {_count(len(found))} running")
             return found
         if time.monotonic() > deadline:
             for service in found:
@@ -201,6 +201,10 @@ async def _wait(transport: Transport, manager: str, stack: str, timeout: float,
                                    f"after {timeout:.0f} s; {why}")
             return found
         await asyncio.sleep(2)
+
+
+def _count(n: int) -> str:
+    return f"{n} service" + ("" if n == 1 else "s")
 
 
 def remove(inventory: Inventory, options: RunOptions, reporter: Reporter, stack: str) -> dict[str, Any]:
@@ -217,7 +221,7 @@ def remove(inventory: Inventory, options: RunOptions, reporter: Reporter, stack:
                 if not done.ok:
                     raise CommandError(manager, f"docker stack rm {stack}", done.exit_status,
                                        done.stderr)
-            reporter.line(f"stack {stack}: " + (f"removed {len(before)} services" if before
+            reporter.line(f"stack {stack}: " + (f"removed {_count(len(before))}" if before
                                                  else "not deployed; nothing to do"))
         finally:
             reporter.close()
