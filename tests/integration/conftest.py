@@ -79,7 +79,7 @@ def lab_exec(lab_inventory: Path) -> Exec:
 
     def run(host: str, command: str) -> tuple[int, str]:
         done = subprocess.run(["docker", "exec", f"cms-swarm-{LAB}-{host}", "bash", "-c", command],
-                              capture_output=True, text=True, timeout=120)
+                              check=False, capture_output=True, text=True, timeout=120)
         return done.returncode, done.stdout + done.stderr
 
     return run

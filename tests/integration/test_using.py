@@ -150,6 +150,26 @@ services:
     assert human.returncode == 0 and "demo_web" in human.stdout and "2/2" in human.stdout
 
 
+def test_deploy_loads_image_archives_on_every_node(lab_inventory: Path, lab_exec,  # type: ignore[no-untyped-def]
+                                                   home: dict[str, str], tmp_path: Path) -> None:
+    """An image no node has and no registry serves: `--image-archive` brings it to all nodes."""
+    rc, out = lab_exec("pi1", "docker tag cms-swarm-test:busybox cms-swarm-test:pushed && docker save "
+                              "cms-swarm-test:pushed -o /tmp/pushed.tar && docker rmi cms-swarm-test:pushed")
+    assert rc == 0, out
+    archive = tmp_path / "pushed.tar"
+    subprocess.run(["docker", "cp", f"cms-swarm-{LAB}-pi1:/tmp/pushed.tar", str(archive)], check=True,
+                   timeout=120)
+    lab_exec("pi1", "rm -f /tmp/pushed.tar")
+    assert all(lab_exec(h, "docker image inspect cms-swarm-test:pushed")[0] != 0 for h in HOSTS)
+    compose = tmp_path / "pushed.yml"
+    compose.write_text('version: "3.8"\nservices:\n  every:\n    image: cms-swarm-test:pushed\n'
+                       '    command: ["sleep", "3600"]\n    deploy: {mode: global}\n')
+    data = run_json(home, "deploy", "pushed", "-c", str(compose), "--image-archive", str(archive),
+                    "-i", str(lab_inventory), "--resolve-image", "never", "--timeout", "120")
+    assert data["converged"] and sorted(data["services"][0]["nodes"]) == sorted(HOSTS)
+    assert cms_swarm("deploy", "--rm", "pushed", "-i", str(lab_inventory), env=home).returncode == 0
+
+
 def test_deploy_that_cannot_converge_names_the_task_error(lab_inventory: Path, home: dict[str, str],
                                                           tmp_path: Path) -> None:
     compose = tmp_path / "bad.yml"

@@ -142,6 +142,8 @@ def test_inventory_new_to_stdout_with_given_addresses(capsys: pytest.CaptureFixt
     (["deploy", "we b", "pi1", "-c", "/etc/hostname"], "NAME: 'we b' is not a stack name"),
     (["deploy", "web", "pi1", "-c", "/etc/hostname", "--timeout", "0"], "--timeout"),
     (["services", "--stack", "a/b", "pi1"], "--stack: 'a/b'"),
+    (["deploy", "web", "pi1", "-c", "/etc/hostname", "--image-archive", "/nope.tar"],
+     "--image-archive: /nope.tar is not a file"),
     (["context"], "no hosts"),
     (["completion", "tcsh"], "invalid choice"),
     (["inventory", "new", "red[01-"], "not a valid host list"),
@@ -232,7 +234,7 @@ def test_cms_help_swarm_shows_the_usage(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "PATH": f"{BIN}:/usr/bin:/bin"}
     done = subprocess.run([BIN / "cms", "help", "swarm"], check=False, capture_output=True, text=True,
                           env=env, timeout=60)
-    assert "swarm deploy NAME [HOSTS] [-i FILE] (-c FILE... | --rm)" in done.stdout
+    assert "swarm deploy NAME [HOSTS] [-i FILE] (-c FILE... | --rm) [--image-archive=TAR...]" in done.stdout
     assert "cms itself always exits 0" in done.stdout
 
 

@@ -7,6 +7,7 @@ No docker CLI is needed on this machine; the manager's own `docker stack deploy`
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import shlex
 import time
@@ -127,14 +128,18 @@ def services(inventory: Inventory, options: RunOptions, reporter: Reporter,
 
 
 def deploy(inventory: Inventory, options: RunOptions, reporter: Reporter, stack: str,
-           files: list[Path], timeout: float, resolve_image: str) -> dict[str, Any]:
+           files: list[Path], timeout: float, resolve_image: str,
+           archives: tuple[Path, ...] = ()) -> dict[str, Any]:
     """Stream the compose files to a manager, `docker stack deploy` there, then wait until
-    every service of the stack runs its desired tasks (or `timeout` passes)."""
+    every service of the stack runs its desired tasks (or `timeout` passes). `archives`
+    (`docker save` files) are loaded on every host first: images without a registry."""
 
     async def work() -> dict[str, Any]:
         runner = _runner(inventory, options, reporter)
         try:
             manager, transport = await _manager(runner)
+            for archive in archives:
+                await _load_everywhere(runner, archive)
             await _deploy(transport, manager, stack, files, resolve_image, reporter)
             found = await _wait(transport, manager, stack, timeout, reporter)
         finally:
@@ -146,6 +151,31 @@ def deploy(inventory: Inventory, options: RunOptions, reporter: Reporter, stack:
                 "services": [s.as_dict() for s in found]}
 
     return asyncio.run(work())
+
+
+async def _load_everywhere(runner: Runner, archive: Path) -> None:
+    """`docker load` the archive on every reachable host (in parallel); a host that fails
+    stops the deploy, naming it."""
+    data = archive.read_bytes()  # read once, sent to each host over its own connection
+
+    async def load(name: str) -> None:
+        transport = runner.transports[name]
+        remote = f"/tmp/cms-swarm-image-{hashlib.sha256(data).hexdigest()[:16]}.tar"
+        sent = await transport.put(data, remote, mode="0600")
+        if not sent.ok:
+            raise CommandError(name, f"upload {archive.name}", sent.exit_status, sent.stderr)
+        done = await transport.run(f"docker load -i {remote}; s=$?; rm -f {remote}; exit $s",
+                                   sudo=True, timeout=600)
+        if not done.ok:
+            raise CommandError(name, f"docker load {archive.name}", done.exit_status, done.stderr)
+        loaded = ", ".join(line.split(":", 1)[1].strip() for line in done.stdout.splitlines()
+                           if line.startswith("Loaded image"))
+        runner.reporter.line(f"{name}: loaded {loaded or archive.name}")
+
+    await runner.each(runner.alive(runner.results), load)
+    failed = [n for n, r in runner.results.items() if r.failed and n in runner.transports]
+    if failed:
+        raise HostError(failed[0], f"{archive.name} could not be loaded on {', '.join(failed)}")
 
 
 async def _deploy(transport: Transport, manager: str, stack: str, files: list[Path],

@@ -52,6 +52,9 @@ def deploy_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--rm", action="store_true", help="remove the stack instead")
     sub.add_argument("--timeout", type=float, default=300.0, metavar="S",
                      help="seconds to wait for every service's tasks to run (default: 300)")
+    sub.add_argument("--image-archive", dest="archives", action="append", default=[],
+                     metavar="TAR", help="a `docker save` file loaded on every host first "
+                     "(images without a registry); repeatable")
     sub.add_argument("--resolve-image", default="always", choices=("always", "changed", "never"),
                      help="ask a registry for image digests (docker's default: always); "
                           "never: use the images the nodes have (no registry)")
@@ -70,6 +73,10 @@ def deploy_run(args: argparse.Namespace) -> int:
     for path in files:
         if not path.is_file():
             raise UsageError(f"-c: {path} is not a file")
+    archives = tuple(Path(f).expanduser() for f in args.archives)
+    for path in archives:
+        if not path.is_file():
+            raise UsageError(f"--image-archive: {path} is not a file")
     if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise UsageError("--timeout must be a number of seconds, more than 0")
     inventory, options, reporter = _prepared(args)
@@ -78,7 +85,7 @@ def deploy_run(args: argparse.Namespace) -> int:
         code = 0
     else:
         result = stack.deploy(inventory, options, reporter, args.stack, files, args.timeout,
-                              args.resolve_image)
+                              args.resolve_image, archives)
         code = 0 if result["converged"] else 1
     _emit(args, reporter, result, code)
     return code

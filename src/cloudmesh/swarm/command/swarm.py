@@ -27,7 +27,7 @@ class SwarmCommand(PluginCommand):
             swarm status [-i FILE | HOSTS] [--user=USER] [--json]
             swarm reset [-i FILE | HOSTS] [--user=USER] [--purge] [--dry-run] [--json]
             swarm context [-i FILE | HOSTS] [--user=USER] [--use] [--json]
-            swarm deploy NAME [HOSTS] [-i FILE] (-c FILE... | --rm) [--timeout=S] [--resolve-image=WHEN] [--json]
+            swarm deploy NAME [HOSTS] [-i FILE] (-c FILE... | --rm) [--image-archive=TAR...] [--timeout=S] [--resolve-image=WHEN] [--json]
             swarm services [-i FILE | HOSTS] [--stack=NAME] [--json]
             swarm keys [-i FILE | HOSTS] [--user=USER] [--key=FILE] [--password-stdin] [--accept-host-key] [--json]
             swarm harden [-i FILE | HOSTS] [--user=USER] [--undo] [--dry-run] [--json]
