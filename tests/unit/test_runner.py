@@ -65,6 +65,8 @@ class Lab:
 @pytest.fixture(autouse=True)
 def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CMS_SWARM_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # a created swarm writes a Docker context
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
 
 
 def inventory(n: int = 3) -> Inventory:
