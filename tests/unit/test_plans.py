@@ -11,7 +11,14 @@ from cloudmesh.swarm.phases import Context
 from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.install import LOG_ROTATION, REFRESH_LISTS, InstallPhase
 from cloudmesh.swarm.phases.reset import ResetPhase
-from cloudmesh.swarm.phases.verify import OWN_IMAGE, image_steps, setup_steps
+from cloudmesh.swarm.phases.verify import (
+    OWN_IMAGE,
+    STOP_EARLIER_CLEANUP,
+    cleanup_command,
+    image_steps,
+    node_cleanup_command,
+    setup_steps,
+)
 from cloudmesh.swarm.plan import Secret
 
 from .probes import node_row, probe, swarm_info
@@ -187,7 +194,8 @@ def test_verify_brings_its_own_image_unless_one_is_named() -> None:
     names a registry image instead, and then nothing is made or removed."""
     ctx = converged()
     [bring] = image_steps(ctx)
-    assert bring.command.startswith(f"docker image inspect {OWN_IMAGE} >/dev/null 2>&1 && exit 0;")
+    assert bring.command.startswith(STOP_EARLIER_CLEANUP
+                                    + f"docker image inspect {OWN_IMAGE} >/dev/null 2>&1 && exit 0;")
     assert "busybox-static is not installed" in bring.command and "docker import" in bring.command
     service = next(s for s in setup_steps(ctx) if "--mode global" in s.command)
     assert f" {OWN_IMAGE} sh -c " in service.command
@@ -195,6 +203,24 @@ def test_verify_brings_its_own_image_unless_one_is_named() -> None:
                     test_image="registry.local/busybox:1.36")
     assert image_steps(named) == []
     assert any(" registry.local/busybox:1.36 sh -c " in s.command for s in setup_steps(named))
+
+
+def test_a_new_verify_stops_the_earlier_background_cleanup_and_not_itself() -> None:
+    """The earlier run's detached loop would remove the network or image this run makes."""
+    import subprocess
+
+    for command in (node_cleanup_command(), cleanup_command(background=True)):
+        assert "cms-swarm-verify-cleanup" in command and command.startswith(("setsid", "docker"))
+    assert cleanup_command().startswith(STOP_EARLIER_CLEANUP)
+    # the pattern finds the marked loop, and not a command line that only names the pattern
+    loop = subprocess.Popen(["sh", "-c", ": cms-swarm-verify-cleanup; sleep 30"])
+    try:
+        done = subprocess.run(["sh", "-c", STOP_EARLIER_CLEANUP + "echo survived"],
+                              capture_output=True, text=True, timeout=10, check=False)
+        assert done.stdout.strip() == "survived"
+        assert loop.wait(timeout=10) != 0  # killed
+    finally:
+        loop.kill()
 
 
 def test_an_interrupted_dpkg_run_is_finished_before_installing() -> None:
