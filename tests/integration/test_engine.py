@@ -46,8 +46,10 @@ def hosts(swarm_home: Path) -> Iterator[tuple[Path, Path, Path]]:
     yaml = YAML(typ="safe")
     data = yaml.load(path)
     files = []
-    for index in range(3):
+    for index in range(3):  # beside the lab's own files, and as private as they are
         files.append(path.with_name(f"only-{index + 1}.yaml"))
+        files[-1].touch(mode=0o600)
+        files[-1].chmod(0o600)
         yaml.dump(dict(data, hosts=[data["hosts"][index]]), files[-1])
     try:
         yield files[0], files[1], files[2]
