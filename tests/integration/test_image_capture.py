@@ -93,3 +93,33 @@ def test_capture_failures_name_the_host(lab_inventory: Path, tmp_path: Path) -> 
     done = cms_swarm("image", "capture", "pi9", "-i", str(lab_inventory), "-o", str(output),
                      timeout=60)
     assert done.returncode == 2 and "not in" in done.stderr
+
+
+def test_capture_json_is_one_document_valid_against_the_schema(
+        card_on_host: tuple[Path, str], lab_inventory: Path, tmp_path: Path) -> None:
+    import json
+
+    import jsonschema
+
+    schema = json.loads((Path(__file__).parents[2] / "docs" / "result.schema.json").read_text())
+    local, remote = card_on_host
+    output = tmp_path / "pi1.img.gz"
+    done = cms_swarm("image", "capture", HOST, "-i", str(lab_inventory), "-o", str(output),
+                     "--device", remote, "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)  # the human lines went to stderr
+    jsonschema.validate(data, schema)
+    assert data["command"] == "image capture" and data["ok"] and data["hosts"][HOST]["ok"]
+    assert "captured pi1" in done.stderr
+    assert data["capture"]["path"] == str(output)
+    assert data["capture"]["sha256"] == hashlib.sha256(output.read_bytes()).hexdigest()
+    assert data["capture"]["image_bytes"] == local.stat().st_size
+    failed = cms_swarm("image", "capture", HOST, "-i", str(lab_inventory), "-o",
+                       str(tmp_path / "none.img.gz"), "--device", "/var/tmp/cms-no-such-card.img",
+                       "--json", timeout=120)
+    assert failed.returncode == 1
+    data = json.loads(failed.stdout)
+    jsonschema.validate(data, schema)
+    assert data["capture"] is None and "does not exist" in data["hosts"][HOST]["error"]
+    assert data["hosts"][HOST]["error"].startswith("pi1: ")
+    assert not data["hosts"][HOST]["error"].startswith("pi1: pi1:")

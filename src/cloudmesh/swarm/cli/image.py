@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cloudmesh.swarm.errors import InputError, SwarmError
 from cloudmesh.swarm.image.errors import ImageInputError
 
 HELP = "SD-card images: burn (verified, customised), customize, capture a host's card, info"
@@ -76,6 +77,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cap.add_argument("--margin", type=float, metavar="MB",
                      help="free space left by --shrink (default: 10%% of the used size + 32 MB)")
     cap.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    cap.add_argument("--json", action="store_true", help="one JSON document on stdout "
+                     "(docs/result.schema.json: the host, and the image's path, sizes, sha256); "
+                     "the human lines go to stderr")
     cap.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML file")
     cap.add_argument("--user", help="SSH user without -i (default: pi)")
     cap.add_argument("--key", metavar="FILE", help="SSH private key")
@@ -403,18 +407,33 @@ def _capture(args: argparse.Namespace) -> int:
 
         password = Secret(getpass.getpass("sudo password: "))
 
+    said: list[str] = []
+
+    def say(text: str) -> None:
+        said.append(text)
+        _say(text)
+
     async def work() -> Any:
         from cloudmesh.swarm.transport import SshTransport
 
         transport = await SshTransport.connect(target, password)
         try:
             return await capture.capture(transport, args.device, output, shrink=args.shrink,
-                                         margin_mb=args.margin, quiet=args.quiet, say=_say,
-                                         sysprep=args.sysprep)
+                                         margin_mb=args.margin, quiet=args.quiet or args.json,
+                                         say=say, sysprep=args.sysprep)
         finally:
             await transport.close()
 
-    done = asyncio.run(work())
+    steps = [f"read {args.device} (sudo, after sync), compressed into {output}"]
+    steps += ["shrink the last ext4 partition"] * args.shrink
+    steps += ["strip machine-id, SSH host keys, engine ID and swarm state"] * args.sysprep
+    try:
+        done = asyncio.run(work())
+    except SwarmError as error:
+        if not args.json or isinstance(error, InputError):
+            raise
+        print(json.dumps(_capture_json(args, target.name, steps, said, str(error), None), indent=2))
+        return 1
     line = (f"captured {target.name}:{args.device} ({human(done.card_size)}) into {done.output} "
             f"({human(done.file_size)}; image {human(done.image_size)})")
     if args.shrink:
@@ -422,9 +441,39 @@ def _capture(args: argparse.Namespace) -> int:
                  + ("" if done.grows else " (no systemd in the image: it will NOT grow on first boot)"))
     if args.sysprep:
         line += f"; sysprep removed: {', '.join(done.stripped) or 'nothing (none found)'}"
-    print(line)
-    print(f"sha256 {done.sha256} in {done.output}.sha256")
+    out = sys.stderr if args.json else sys.stdout
+    print(line, file=out)
+    print(f"sha256 {done.sha256} in {done.output}.sha256", file=out)
+    if args.json:
+        result = {"path": str(done.output), "sha256": done.sha256, "bytes": done.file_size,
+                  "card_bytes": done.card_size, "image_bytes": done.image_size,
+                  "shrunk_from": done.shrunk_from or None, "sysprep_removed": done.stripped}
+        print(json.dumps(_capture_json(args, target.name, steps, said, None, result), indent=2))
     return 0
+
+
+def _capture_json(args: argparse.Namespace, host: str, steps: list[str], warnings: list[str],
+                  error: str | None, result: dict[str, Any] | None) -> dict[str, Any]:
+    """`image capture --json`: the shape every host command's --json has (one host)."""
+    from cloudmesh.swarm.plan import printable
+
+    ok = error is None
+    if error is not None and not error.startswith(f"{host}:"):
+        error = f"{host}: {error}"
+    return {"command": "image capture", "cluster": _cluster_name(args), "ok": ok,
+            "exit_code": 0 if ok else 1, "dry_run": False,
+            "hosts": {host: {"ok": ok, "changed": False, "steps": steps,
+                             "warnings": [printable(w) for w in warnings],
+                             "error": None if error is None else printable(error)}},
+            "capture": result}
+
+
+def _cluster_name(args: argparse.Namespace) -> str:
+    if not args.inventory:
+        return ""
+    from cloudmesh.swarm import inventory
+
+    return inventory.load(args.inventory).name
 
 
 def _ssh_target(args: argparse.Namespace) -> Any:
