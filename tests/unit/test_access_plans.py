@@ -6,8 +6,8 @@ from cloudmesh.swarm.phases.access import DROP_IN, HardenPhase, KeysPhase
 from cloudmesh.swarm.phases.tokens import AutolockPhase, RotateTokensPhase, UnlockPhase
 from cloudmesh.swarm.plan import Secret
 
+from .harness import context, descriptions, inventory
 from .probes import node_row, probe, swarm_info
-from .test_plans import context, descriptions, inventory
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKj8 me@laptop"
 OPEN = "passwordauthentication yes\npermitrootlogin without-password"

@@ -20,8 +20,8 @@ from cloudmesh.swarm.phases.install import (
     docker_ce_distro,
 )
 
+from .harness import context, descriptions, inventory
 from .probes import ROTATING, node_row, probe, swarm_info
-from .test_plans import context, descriptions, inventory
 
 DATA = Path(__file__).parent / "data" / "facts" / "install"
 TRIXIE_CLI = "26.1.5+dfsg1-9+deb13u1+b1"  # docker.io and docker-cli in trixie (deb.debian.org, 2026)

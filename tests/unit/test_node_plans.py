@@ -8,8 +8,8 @@ from cloudmesh.swarm.errors import UsageError
 from cloudmesh.swarm.phases.hostname import HostnamePhase
 from cloudmesh.swarm.phases.nodes import NodeOpsPhase, rebalance_target
 
+from .harness import context, descriptions, inventory
 from .probes import node_row, probe, swarm_info
-from .test_plans import context, descriptions, inventory
 
 
 def cluster(n: int, managers: int, statuses: dict[int, str] | None = None,

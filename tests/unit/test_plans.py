@@ -5,8 +5,6 @@ from __future__ import annotations
 import pytest
 
 from cloudmesh.swarm.facts import parse_facts
-from cloudmesh.swarm.inventory import Inventory
-from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phases import Context
 from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.install import LOG_ROTATION, REFRESH_LISTS, InstallPhase
@@ -14,25 +12,8 @@ from cloudmesh.swarm.phases.reset import ResetPhase
 from cloudmesh.swarm.phases.verify import OWN_IMAGE, image_steps, setup_steps
 from cloudmesh.swarm.plan import Secret
 
+from .harness import context, descriptions, inventory
 from .probes import node_row, probe, swarm_info
-
-
-def inventory(n: int = 3, **host: object) -> Inventory:
-    hosts = [{"name": f"pi{i}", "address": f"10.0.0.{10 + i}"} for i in range(1, n + 1)]
-    hosts[-1].update(host)
-    return Inventory.model_validate({"name": "t", "hosts": hosts})
-
-
-def context(inv: Inventory, probes: dict[str, str], **options: object) -> Context:
-    from cloudmesh.swarm.inventory import managers
-
-    ctx = Context(inv, RunOptions(**options), managers(inv))  # type: ignore[arg-type]
-    ctx.facts = {name: parse_facts(text) for name, text in probes.items()}
-    return ctx
-
-
-def descriptions(plan: object) -> list[str]:
-    return [step.description for step in plan.steps]  # type: ignore[attr-defined]
 
 
 def test_install_on_a_bare_host_installs_starts_and_adds_the_user() -> None:

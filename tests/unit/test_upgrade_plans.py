@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from cloudmesh.swarm.phases.upgrade import UpgradePhase
 
+from .harness import context, descriptions, inventory
 from .probes import node_row, probe, swarm_info
-from .test_plans import context, descriptions, inventory
 
 OLD, NEW = "20.10.24+dfsg1-1", "20.10.24+dfsg1-1+deb12u1"
 
