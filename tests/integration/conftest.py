@@ -37,6 +37,17 @@ def workload(lab_exec: Exec, hosts: tuple[str, ...] = ("pi1", "pi2", "pi3")) -> 
     return WORKLOAD
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "last: runs after every other test of the session, "
+                            "because it checks what all of them printed and wrote")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `last` go to the end of the run, whatever their file is called (stable:
+    every other test keeps its place)."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
 def address(index: int) -> str:
     """The bridge address of lab host pi<index>."""
     return f"10.77.{200 + NET}.{10 + index}"
