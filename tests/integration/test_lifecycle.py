@@ -106,7 +106,7 @@ def test_verify_passes_and_cleans_up(lab_inventory: Path, lab_exec) -> None:  # 
     # the network goes in the background once the tasks are gone
     eventually("verify's service and network gone",
                lambda: lab_exec("pi1", "docker service ls -q; docker network ls -q --filter name=cms-swarm-verify"),
-               seconds=30, until=lambda seen: seen[0] == 0 and seen[1].strip() == "")
+               seconds=60, until=lambda seen: seen[0] == 0 and seen[1].strip() == "")
 
 
 def test_reset_leaves_no_host_in_a_swarm(lab_inventory: Path, lab_exec) -> None:  # type: ignore[no-untyped-def]

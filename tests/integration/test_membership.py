@@ -54,7 +54,7 @@ def test_add_drain_label_remove(three_host_inventory: Path, lab_exec: Exec) -> N
                        f"--no-resolve-image {image} sleep 100000")
     assert rc == 0, out
     try:
-        eventually("one task of web running on pi4", lambda: running_on(lab_exec, "pi4"), seconds=60,
+        eventually("one task of web running on pi4", lambda: running_on(lab_exec, "pi4"), seconds=90,
                    until=lambda count: count == 1)
         drained = cms_swarm("drain", "pi4", "-i", inv)
         assert drained.returncode == 0 and nodes(lab_exec)["pi4"][1] == "Drain"
@@ -90,7 +90,7 @@ def test_removing_a_manager_that_breaks_quorum_is_refused(three_host_inventory: 
     subprocess.run(["docker", "stop", "-t", "1", f"cms-swarm-{LAB}-pi3"], check=True, timeout=60,
                    capture_output=True)
     try:
-        eventually("the leader seeing pi3 Down", lambda: nodes(lab_exec), seconds=60,
+        eventually("the leader seeing pi3 Down", lambda: nodes(lab_exec), seconds=90,
                    until=lambda seen: seen.get("pi3", ("",))[0] == "Down")
         done = cms_swarm("remove", "pi2", "-i", str(three_host_inventory), "--connect-timeout", "3")
         assert done.returncode == 1
@@ -99,7 +99,7 @@ def test_removing_a_manager_that_breaks_quorum_is_refused(three_host_inventory: 
     finally:
         subprocess.run(["docker", "start", f"cms-swarm-{LAB}-pi3"], check=True, timeout=60,
                        capture_output=True)
-        eventually("pi3 back as a Ready, Reachable manager", lambda: nodes(lab_exec), seconds=90,
+        eventually("pi3 back as a Ready, Reachable manager", lambda: nodes(lab_exec), seconds=120,
                    until=lambda seen: seen.get("pi3", ("", "", ""))[::2] == ("Ready", "Reachable-"))
 
 
