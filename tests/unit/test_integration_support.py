@@ -1,4 +1,5 @@
-"""The integration tests' one bounded wait: returns what held, fails loudly with what it last saw."""
+"""What the integration tests stand on: the one bounded wait (returns what held, fails loudly
+with what it last saw) and the hook that runs tests marked `last` after all others."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 import pytest
 
 from tests.integration.cli import eventually
+from tests.integration.conftest import pytest_collection_modifyitems
 
 
 def test_returns_the_first_value_that_holds() -> None:
@@ -32,3 +34,17 @@ def test_an_error_in_the_check_ends_the_wait_at_once() -> None:
     with pytest.raises(AssertionError, match="create ended"):
         eventually("the moment", check, seconds=30)
     assert time.monotonic() - start < 1
+
+
+class Item:
+    def __init__(self, name: str, last: bool = False) -> None:
+        self.name, self.last = name, last
+
+    def get_closest_marker(self, name: str) -> object | None:
+        return object() if name == "last" and self.last else None
+
+
+def test_tests_marked_last_go_to_the_end_the_others_keep_their_order() -> None:
+    items = [Item("a"), Item("secrets", last=True), Item("b"), Item("c")]
+    pytest_collection_modifyitems(None, items)  # type: ignore[arg-type]
+    assert [i.name for i in items] == ["a", "b", "c", "secrets"]
