@@ -9,7 +9,7 @@ import pytest
 
 from .cli import cms_swarm
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("fresh")]
 
 SUDOERS = "/etc/sudoers.d/010_pi-nopasswd"
 

@@ -1,7 +1,8 @@
 """The core promise on 3 fresh lab hosts, through the CLI as a user types it:
 dry-run -> create -> create again (no change) -> status -> verify -> reset -> create again.
 
-Tests run in file order and share the session's lab; each asserts on the hosts too.
+Tests run in file order and share the session's lab; each asserts on the hosts too. Marked
+lab("creates"): after the tests that need fresh hosts, before those that need the swarm.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from .cli import cms_swarm, eventually
 from .conftest import LAB, address
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("creates")]
 
 HOSTS = ("pi1", "pi2", "pi3")
 

@@ -1,4 +1,4 @@
-"""Day two on the running lab swarm (after test_lifecycle): add a 4th host, drain, label,
+"""Day two on the running lab swarm (lab("swarm"): after test_lifecycle made it): add a 4th host, drain, label,
 promote refused, remove it again; the inventory file follows, comments kept."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from .cli import cms_swarm, eventually
 from .conftest import LAB, LAB_ARGS, Exec, address, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Faults on the running lab swarm (after test_membership): the leader's host is stopped,
+"""Faults on the running lab swarm (lab("swarm")): the leader's host is stopped,
 and a host cannot be reached during `create`. Each test brings the host back."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from .cli import cms_swarm, eventually
 from .conftest import LAB, Exec, address, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 HOSTS = ("pi1", "pi2", "pi3")
 PORT = 38090

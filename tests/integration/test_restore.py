@@ -1,4 +1,4 @@
-"""backup on the running lab swarm (after test_resilience), restore on a fresh host:
+"""backup on the running lab swarm (lab("swarm")), restore on a fresh host:
 services and secrets come back there; a damaged archive is refused."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from .cli import cms_swarm, eventually
 from .conftest import LAB_ARGS, Exec, address, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 
 def test_backup_then_restore_on_a_fresh_host(lab_inventory: Path, lab_exec: Exec, tmp_path: Path) -> None:

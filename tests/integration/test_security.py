@@ -1,5 +1,5 @@
 """Security on lab hosts: key bootstrap with a password once, harden sshd, pinned host keys,
-token rotation, autolock and unlock. Runs after test_lifecycle (a 3-manager swarm exists);
+token rotation, autolock and unlock. Needs the 3-manager swarm test_lifecycle makes (lab("swarm"));
 every test puts its host back as it found it.
 """
 
@@ -21,7 +21,7 @@ import pytest
 from .cli import CMS_SWARM, OUTPUTS, cms_swarm, eventually
 from .conftest import Exec, address
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 PASSWORD = "Lab-Pass-93-never-logged"
 

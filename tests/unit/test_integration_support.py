@@ -1,5 +1,5 @@
 """What the integration tests stand on: the one bounded wait (returns what held, fails loudly
-with what it last saw) and the hook that runs tests marked `last` after all others."""
+with what it last saw) and the hook that orders tests by what they need of the lab, `last` ones at the end."""
 
 from __future__ import annotations
 
@@ -36,15 +36,25 @@ def test_an_error_in_the_check_ends_the_wait_at_once() -> None:
     assert time.monotonic() - start < 1
 
 
+class Marker:
+    def __init__(self, *args: str) -> None:
+        self.args = args
+
+
 class Item:
-    def __init__(self, name: str, last: bool = False) -> None:
-        self.name, self.last = name, last
+    def __init__(self, name: str, lab: str = "", last: bool = False) -> None:
+        self.name, self.lab, self.last = name, lab, last
 
-    def get_closest_marker(self, name: str) -> object | None:
-        return object() if name == "last" and self.last else None
+    def get_closest_marker(self, name: str) -> Marker | None:
+        if name == "last":
+            return Marker() if self.last else None
+        return Marker(self.lab) if name == "lab" and self.lab else None
 
 
-def test_tests_marked_last_go_to_the_end_the_others_keep_their_order() -> None:
-    items = [Item("a"), Item("secrets", last=True), Item("b"), Item("c")]
+def test_tests_run_fresh_then_create_then_on_the_swarm_and_last_ones_at_the_end() -> None:
+    """Named so that file order would get it wrong: the order comes from the markers."""
+    items = [Item("a_secrets", last=True), Item("b_swarm", "swarm"), Item("c_lifecycle", "creates"),
+             Item("d_check", "fresh"), Item("e_own_lab"), Item("f_swarm", "swarm")]
     pytest_collection_modifyitems(None, items)  # type: ignore[arg-type]
-    assert [i.name for i in items] == ["a", "b", "c", "secrets"]
+    assert [i.name for i in items] == ["d_check", "e_own_lab", "c_lifecycle", "b_swarm", "f_swarm",
+                                       "a_secrets"]
