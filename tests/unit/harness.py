@@ -23,7 +23,7 @@ Handler = Callable[[str, str], Result]
 
 def inventory(n: int = 3, **host: object) -> Inventory:
     """pi1..pi<n> at 10.0.0.11.., the last host updated with `host` (role, labels, ...)."""
-    hosts = [{"name": f"pi{i}", "address": f"10.0.0.{10 + i}"} for i in range(1, n + 1)]
+    hosts: list[dict[str, object]] = [{"name": f"pi{i}", "address": f"10.0.0.{10 + i}"} for i in range(1, n + 1)]
     hosts[-1].update(host)
     return Inventory.model_validate({"name": "t", "hosts": hosts})
 
