@@ -69,14 +69,19 @@ def address(index: int) -> str:
 
 @pytest.fixture(scope="session")
 def swarm_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """CMS_SWARM_HOME, and HOME too: `create` writes a Docker context (~/.docker) and an ssh
+    entry (~/.ssh/config), which must never land in the real home of whoever runs the tests."""
     home = tmp_path_factory.mktemp("cms-swarm-home")
-    saved = os.environ.get("CMS_SWARM_HOME")
-    os.environ["CMS_SWARM_HOME"] = str(home)
+    user_home = tmp_path_factory.mktemp("home")
+    saved = {name: os.environ.get(name) for name in ("CMS_SWARM_HOME", "HOME", "DOCKER_CONFIG")}
+    os.environ.update(CMS_SWARM_HOME=str(home), HOME=str(user_home))
+    os.environ.pop("DOCKER_CONFIG", None)
     yield home
-    if saved is None:
-        del os.environ["CMS_SWARM_HOME"]
-    else:
-        os.environ["CMS_SWARM_HOME"] = saved
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

@@ -145,3 +145,11 @@ def test_no_engine_is_explained_with_the_fix(monkeypatch: pytest.MonkeyPatch, tm
     err = capsys.readouterr().err
     assert "no Docker engine answers" in err and "apt-get install docker.io" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_offline_lab_keeps_routes_to_non_loopback_name_servers(tmp_path: Path) -> None:
+    conf = tmp_path / "resolv.conf"
+    conf.write_text("# comment\nnameserver 10.255.255.53\nnameserver 127.0.0.53\n"
+                    "nameserver fd00::1\nsearch lan\nnameserver not-an-ip\n")
+    assert hosts._name_servers(conf) == ["10.255.255.53"]
+    assert hosts._name_servers(tmp_path / "absent") == []

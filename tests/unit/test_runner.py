@@ -20,6 +20,8 @@ from .probes import probe
 @pytest.fixture(autouse=True)
 def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CMS_SWARM_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # a created swarm writes a Docker context
+    monkeypatch.delenv("DOCKER_CONFIG", raising=False)
 
 
 def run(action: str, lab: Lab, **options: object) -> tuple[int, str, str]:

@@ -42,6 +42,7 @@ ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
     "verify": (VerifyPhase(),),
     "reset": (ResetPhase(),),
     "status": (),
+    "context": (),
     "keys": (KeysPhase(),),
     "harden": (HardenPhase(),),
     "rotate-tokens": (RotateTokensPhase(),),
@@ -59,6 +60,7 @@ class Extras:
     targets: tuple[str, ...] = ()  # node operations: the inventory hosts they act on
     labels: tuple[str, ...] = ()  # label: key=value to set, key- to remove
     version: str = ""  # upgrade: the docker.io version; empty: what apt offers
+    use_context: bool = False  # create/context --use: make swarm-<cluster> the current context
 
 
 def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: Reporter,
@@ -121,19 +123,77 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
         if ok and name == "keys" and not options.dry_run:
             await prove_key_login(runner, extras.key_path)
         failed = [n for n, r in runner.results.items() if r.failed]
-        if name != "status":
+        if name not in ("status", "context"):
             changed = [n for n, r in runner.results.items() if r.changed]
             reporter.summary(failed, changed, len(runner.results), options.dry_run)
-        if name == "status" or (show_status and ok and not options.dry_run):
+        result: dict[str, Any] = {}
+        code = 1 if failed else 0
+        if name in ("status", "context") or (show_status and ok and not options.dry_run):
             await runner.refresh()  # `status` probes here; after `create` the facts are fresh
-            data = status_data(runner)
-            reporter.status(data, as_json)
+            result = status_data(runner)
+            if not as_json:
+                reporter.status(result, False)
             if name == "status":
-                return 0 if all(n["state"] == "ready" for n in data["nodes"]) else 1
-        return 1 if failed else 0
+                code = 0 if all(n["state"] == "ready" for n in result["nodes"]) else 1
+        if ok and not options.dry_run and name in ("create", "context", "status", "remove"):
+            if not result:
+                await runner.refresh()
+                result = status_data(runner)
+            result["context"] = docker_context(name, runner, reporter, result, extras.use_context)
+            if name == "context" and result["context"] is None:
+                code = 1
+        if as_json:
+            reporter.document(json_document(name, runner, reporter, options, code, result))
+        return code
     finally:
         reporter.close()
         await runner.close()
+
+
+def docker_context(name: str, runner: Runner, reporter: Reporter, status: dict[str, Any],
+                   use: bool) -> dict[str, Any] | None:
+    """create/context write the context `swarm-<cluster>` at the leader; status/remove move an
+    existing one to a reachable manager. What it points at now, for the report."""
+    from cloudmesh.swarm import context
+
+    inventory = runner.inventory
+    if name in ("create", "context"):
+        manager = context.pick_manager(status)
+        if manager is None:
+            reporter.error("no reachable manager for the Docker context")
+            return None
+        written: context.Written | None = context.write(inventory, manager, use=use)
+    else:
+        written = context.keep_reachable(inventory, status)
+        if written is not None:
+            reporter.line(f"docker context {written.context} moved to {written.manager}")
+    if written is None:
+        host = context.current_endpoint(inventory.name)
+        return None if host is None else {"name": context.context_name(inventory.name), "host": host}
+    if name in ("create", "context"):
+        hint = "" if written.current else f" (use it: docker context use {written.context})"
+        reporter.line(f"docker context {written.context}: {written.host}{hint}; "
+                      f"ssh settings in {written.ssh_config}")
+    return {"name": written.context, "host": written.host, "manager": written.manager,
+            "meta": str(written.meta), "ssh_config": str(written.ssh_config),
+            "current": written.current}
+
+
+def json_document(name: str, runner: Runner, reporter: Reporter, options: RunOptions, code: int,
+                  result: dict[str, Any]) -> dict[str, Any]:
+    """The one --json document: per host ok/failed, changed, steps, warnings, error; then the
+    command's own result (status: cluster, swarm, nodes; context) at the top level."""
+    return {"command": name, "cluster": runner.inventory.name, "ok": code == 0,
+            "exit_code": code, "dry_run": options.dry_run, "hosts": host_results(runner, reporter),
+            **result}
+
+
+def host_results(runner: Runner, reporter: Reporter) -> dict[str, dict[str, Any]]:
+    """Per host, for --json: ok, changed, steps (run, or planned in a dry run), warnings, error."""
+    return {host: {"ok": not done.failed, "changed": done.changed,
+                   "steps": reporter.steps.get(host, []), "warnings": reporter.warnings.get(host, []),
+                   "error": str(done.error) if done.error else None}
+            for host, done in runner.results.items()}
 
 
 FORMING = ("create", "init", "add")  # commands that form or join the swarm
@@ -154,7 +214,7 @@ async def _enough_reached(runner: Runner, name: str) -> bool:
                                   "which could not be reached (see above); fix them or change "
                                   "their role in the inventory")
             return False
-    if name not in ("status", "remove"):
+    if name not in ("status", "remove", "context"):
         runner.reporter.line(f"going on without {', '.join(lost)} (not reached); exit code 1 "
                              "at the end")
     return True

@@ -50,13 +50,24 @@ class BackupError(HostError):
 
 
 async def _guarded(runner: Runner, work: Callable[[], Awaitable[int]]) -> int:
-    """Run `work`; a BackupError fails its host (exit 1); connections always close."""
+    """Run `work`; a BackupError fails its host (exit 1); connections always close.
+    With --json, the one document: per host, and the backup's path and sha256."""
+    code = 1
     try:
-        return await work()
+        code = await work()
+        return code
     except BackupError as error:
         runner.fail(error.host, error)
         return 1
     finally:
+        if runner.reporter.json_file is not None:
+            from cloudmesh.swarm.actions import host_results
+
+            runner.reporter.document({
+                "command": runner.reporter.result.get("command", ""),
+                "cluster": runner.inventory.name, "ok": code == 0, "exit_code": code,
+                "dry_run": runner.options.dry_run, "hosts": host_results(runner, runner.reporter),
+                **{k: v for k, v in runner.reporter.result.items() if k != "command"}})
         runner.reporter.close()
         await runner.close()
 
@@ -82,6 +93,7 @@ def check_output(output: Path | None, cluster: str, force: bool) -> Path:
 def run_backup(inventory: Inventory, options: RunOptions, reporter: Reporter, output: Path | None) -> int:
     output = check_output(output, inventory.name, options.force)
     runner = Runner(inventory, options, reporter)
+    reporter.result["command"] = "backup"
     return asyncio.run(_guarded(runner, lambda: _backup_work(runner, output)))
 
 
@@ -111,6 +123,8 @@ async def _backup_work(runner: Runner, output: Path | None) -> int:
     if not waited.ok:
         raise BackupError(host, "Docker did not come back into the swarm after the backup")
     path.with_name(path.name + ".sha256").write_text(sha256_line(path, digest))
+    runner.reporter.result["backup"] = {"path": str(path), "sha256": digest, "bytes": size,
+                                        "host": host}
     runner.reporter.line(f"backup of swarm {cluster[:12]} from {host}: {path} ({size} bytes, "
                          f"sha256 {digest[:16]}...); it holds the swarm's keys: keep it private")
     return 0
@@ -227,6 +241,7 @@ def run_restore(inventory: Inventory, options: RunOptions, reporter: Reporter, a
                 host: str) -> int:
     data = check_archive(archive)
     runner = Runner(inventory, options, reporter)
+    reporter.result["command"] = "restore"
     return asyncio.run(_guarded(runner, lambda: _restore_work(runner, data, host)))
 
 

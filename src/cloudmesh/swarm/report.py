@@ -56,8 +56,14 @@ class Reporter:
     """Progress and results; `quiet` keeps errors and the summary, `verbose` adds commands."""
 
     def __init__(self, quiet: bool = False, verbose: bool = False, file: TextIO | None = None,
-                 err: TextIO | None = None, live: bool | None = None) -> None:
+                 err: TextIO | None = None, live: bool | None = None,
+                 json_file: TextIO | None = None) -> None:
         self.quiet = quiet
+        # --json: the one document goes here (stdout); human output was sent to stderr
+        self.json_file = json_file
+        self.result: dict[str, Any] = {}  # a command's own --json result (backup: path, sha256)
+        self.steps: dict[str, list[str]] = {}  # per host, what ran (or would run: dry run)
+        self.warnings: dict[str, list[str]] = {}
         self.verbose = verbose
         self.console = Console(file=file or sys.stdout, highlight=False, soft_wrap=True)
         self.err = Console(file=err or sys.stderr, highlight=False, soft_wrap=True)
@@ -109,6 +115,7 @@ class Reporter:
             self.console.print(f"[bold]== {clean(title)}[/bold] ({len(hosts)} hosts)")
 
     def step(self, host: str, step: Step, dry_run: bool = False) -> None:
+        self.steps.setdefault(host, []).append(step.description)
         if dry_run:
             self.line(f"{host}: would {step.description}: {step.shown()}")
             return
@@ -136,6 +143,8 @@ class Reporter:
     def problem(self, host: str, problem: Problem) -> None:
         kind = "warning" if problem.warning else "problem"
         text = f"{host}: {kind}: {problem}"
+        if problem.warning:
+            self.warnings.setdefault(host, []).append(redact(str(problem)))
         if problem.warning and self.quiet:
             return
         if self._live is not None:
@@ -185,6 +194,24 @@ class Reporter:
         elif not self.quiet or changed:
             what = f"changed {len(changed)}" if changed else "nothing changed"
             self.console.print(f"done: {total} hosts ok, {what}")
+
+    def document(self, data: dict[str, Any]) -> None:
+        """--json: the command's one JSON document (secrets masked as everywhere)."""
+        self.close()
+        out = self.json_file or sys.stdout
+        out.write(redact(json.dumps(data, indent=2)) + "\n")
+        out.flush()
+
+    def services(self, services: list[dict[str, Any]]) -> None:
+        """`services`: one row per service (the JSON has the same fields)."""
+        table = Table(title="services")
+        for column in ("service", "mode", "replicas", "image", "ports", "nodes", "error"):
+            table.add_column(column)
+        for svc in services:
+            table.add_row(*(clean(cell) for cell in (
+                svc["name"], svc["mode"], f"{svc['running']}/{svc['desired']}", svc["image"],
+                svc["ports"], ", ".join(svc["nodes"]), svc["error"] or "")))
+        self.console.print(table)
 
     # -- status --------------------------------------------------------------------------
     def status(self, data: dict[str, Any], as_json: bool) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,6 +64,8 @@ EPILOG = """\
 hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
 or 10.1.1.[2-5] with --user/--key/--port. Exit codes: 0 ok, 1 a host failed,
 2 bad input (nothing was done). Logs: ~/.cloudmesh/swarm/logs/<cluster>/<host>.log
+After create: docker --context swarm-<cluster> ..., cms-swarm deploy/services, --json,
+cms-swarm completion bash|zsh|fish (docs/using.md).
 """
 
 
@@ -124,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help="host-mode port of the test service (default: 38080)")
         if name == "create":
             sub.add_argument("--skip-verify", action="store_true", help="do not run the verify phase")
+            sub.add_argument("--use", action="store_true",
+                             help="make the Docker context swarm-CLUSTER current (docker context use)")
         if name in ("install", "create", "add"):
             sub.add_argument("--engine", default="distro", metavar="ENGINE",
                              help="distro: docker.io from the OS (default); docker-ce: from "
@@ -141,15 +146,12 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "check":
             sub.add_argument("--fix", dest="fix_identities", action="store_true",
                              help="the same as --fix-identities")
-        if name == "status":
-            sub.add_argument("--json", action="store_true", help="the same table as JSON")
         if name == "reset":
             sub.add_argument("--purge", action="store_true", help="also remove Docker and its data")
-    from cloudmesh.swarm.cli import lab
+    from cloudmesh.swarm.cli import image, lab, using
 
+    using.add_parsers(commands, EPILOG)
     lab.add_parser(commands)
-    from cloudmesh.swarm.cli import image
-
     image.add_parser(commands)
     return parser
 
@@ -182,6 +184,9 @@ def _add_common_options(sub: argparse.ArgumentParser) -> None:
                      help="SSH connect timeout in seconds (default: 15)")
     sub.add_argument("-q", "--quiet", action="store_true", help="only errors and the result")
     sub.add_argument("-v", "--verbose", action="store_true", help="show the commands run")
+    sub.add_argument("--json", action="store_true",
+                     help="one JSON document on stdout (docs/result.schema.json); "
+                          "human output on stderr")
 
 
 def _port(text: str) -> int:
@@ -306,20 +311,12 @@ def _enough_files(hosts: int) -> None:
                              f"{wanted}: raise it or give fewer hosts")
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    from cloudmesh.swarm.actions import run_action
+def checked_options(args: argparse.Namespace, inventory: Any) -> Any:
+    """Everything checkable here checked (bad input: nothing done yet), as RunOptions."""
     from cloudmesh.swarm.inventory import managers
     from cloudmesh.swarm.options import RunOptions
     from cloudmesh.swarm.plan import Secret
-    from cloudmesh.swarm.report import Reporter
 
-    inventory = load_inventory(args)
-    new_hosts: list[dict[str, Any]] = []
-    implied: list[str] = []
-    if args.command == "add":
-        from cloudmesh.swarm.inventory import expand_hosts, extend
-
-        inventory, new_hosts, implied = extend(inventory, expand_hosts(args.targets), args.role)
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
     if not math.isfinite(args.connect_timeout) or not 0 < args.connect_timeout <= 3600:
@@ -333,7 +330,7 @@ def dispatch(args: argparse.Namespace) -> int:
         import getpass
 
         password = Secret(getpass.getpass("sudo password: "))
-    options = RunOptions(
+    return RunOptions(
         dry_run=getattr(args, "dry_run", False),
         force=getattr(args, "force", False),
         purge=getattr(args, "purge", False),
@@ -348,10 +345,23 @@ def dispatch(args: argparse.Namespace) -> int:
         engine=engine, engine_version=engine_version, engine_repo=engine_repo,
         fix_identities=getattr(args, "fix_identities", False),
     )
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from cloudmesh.swarm.actions import run_action
+
+    inventory = load_inventory(args)
+    new_hosts: list[dict[str, Any]] = []
+    implied: list[str] = []
+    if args.command == "add":
+        from cloudmesh.swarm.inventory import expand_hosts, extend
+
+        inventory, new_hosts, implied = extend(inventory, expand_hosts(args.targets), args.role)
+    options = checked_options(args, inventory)
     if args.command in ("backup", "restore"):
         from cloudmesh.swarm import backup
 
-        reporter = Reporter(quiet=args.quiet, verbose=args.verbose)
+        reporter = reporter_for(args)
         if args.command == "backup":
             out = Path(args.output) if args.output else None
             return backup.run_backup(inventory, options, reporter, out)
@@ -366,7 +376,7 @@ def dispatch(args: argparse.Namespace) -> int:
             print(f"made a new ed25519 key pair: {extras.key_path} (.pub beside it)", file=sys.stderr)
         options = dataclasses.replace(options, public_key=public)
     as_json = getattr(args, "json", False)
-    reporter = Reporter(quiet=args.quiet or as_json, verbose=args.verbose)
+    reporter = reporter_for(args)
     code = run_action(args.command, inventory, options, reporter,
                       skip_verify=getattr(args, "skip_verify", False),
                       show_status=args.command in ("create", "add"), as_json=as_json,
@@ -376,18 +386,29 @@ def dispatch(args: argparse.Namespace) -> int:
     return code
 
 
+def reporter_for(args: argparse.Namespace) -> Any:
+    """--json: human output goes to stderr, the one JSON document to stdout."""
+    from cloudmesh.swarm.report import Reporter
+
+    if getattr(args, "json", False):
+        return Reporter(quiet=args.quiet, verbose=args.verbose, file=sys.stderr,
+                        json_file=sys.stdout)
+    return Reporter(quiet=args.quiet, verbose=args.verbose)
+
+
 def _update_inventory_file(args: argparse.Namespace, new_hosts: list[dict[str, Any]],
                            implied: list[str], targets: tuple[str, ...]) -> None:
     """After a successful add/remove, the file says what the cluster is."""
     from cloudmesh.swarm import inventory_file
 
     path = Path(args.inventory).expanduser()
+    out = sys.stderr if getattr(args, "json", False) else sys.stdout
     if args.command == "add" and new_hosts:
         inventory_file.add_hosts(path, new_hosts, implied)
-        print(f"{path}: added {', '.join(h['name'] for h in new_hosts)}")
+        print(f"{path}: added {', '.join(h['name'] for h in new_hosts)}", file=out)
     elif args.command == "remove":
         inventory_file.remove_hosts(path, targets)
-        print(f"{path}: removed {', '.join(targets)}")
+        print(f"{path}: removed {', '.join(targets)}", file=out)
 
 
 def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
@@ -419,7 +440,8 @@ def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
     if args.command == "harden" and not args.undo:
         return Extras(), key_only_connector
     return Extras(autolock=getattr(args, "autolock", False),
-                  version=getattr(args, "engine_version", "")), ssh_connector
+                  version=getattr(args, "engine_version", ""),
+                  use_context=getattr(args, "use", False)), ssh_connector
 
 
 async def key_only_connector(target: Any, options: Any) -> Any:
@@ -440,6 +462,8 @@ async def key_only_connector(target: Any, options: Any) -> Any:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; return its exit code (never raises SystemExit)."""
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:  # a shell asks for completions (cms-swarm completion)
+        _complete(parser)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
@@ -456,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from cloudmesh.swarm.cli import image
 
             return image.run(args)
+        if hasattr(args, "run"):  # cli/using.py: context, deploy, services, completion, inventory
+            return int(args.run(args))
         return dispatch(args)
     except InputError as error:
         print(f"error: {printable(str(error))}", file=sys.stderr)
@@ -468,6 +494,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except Exception as error:  # noqa: BLE001 (a bug: one line on screen, the traceback in a log)
         return _internal_error(error)
+
+
+def _complete(parser: argparse.ArgumentParser) -> None:
+    """Answer the shell's completion request (argcomplete) and exit: commands and options
+    from the parser, inventory files for -i, host names from the -i file on the line."""
+    import argcomplete
+
+    from cloudmesh.swarm.cli.using import inventory_hosts
+
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for sub in subparsers.choices.values():
+        for action in sub._actions:
+            if action.dest == "inventory":
+                action.completer = argcomplete.completers.FilesCompleter(("yaml", "yml"))
+            elif action.dest in ("hosts", "targets"):
+                action.completer = inventory_hosts
+    argcomplete.autocomplete(parser)
 
 
 def _internal_error(error: Exception) -> int:

@@ -287,13 +287,15 @@ class Lab:
         return keys
 
     def _cut_off(self, indexes: range) -> None:
-        """Leave each host one route out, to the apt mirror (pinned in /etc/hosts): an
-        air-gapped site with a local mirror. No registry or other address is reachable."""
+        """Leave each host routes only to the apt mirror (pinned in /etc/hosts) and to this
+        machine's name servers: an air-gapped site with a local mirror and a local resolver
+        (without one, every lookup of an unknown name, as sudo makes, waits for a timeout).
+        No registry or other address is reachable."""
         try:
             found = socket.getaddrinfo(image.MIRROR_HOST, 80, socket.AF_INET, socket.SOCK_STREAM)
         except OSError as error:
             raise LabError(f"--offline: cannot resolve {image.MIRROR_HOST}: {error}") from None
-        mirrors = sorted({str(info[4][0]) for info in found})
+        mirrors = sorted({str(info[4][0]) for info in found} | set(_name_servers()))
         script = ("gw=$(ip route show default | awk '{print $3; exit}'); "
                   "[ -n \"$gw\" ] || gw=$(cat /run/cms-lab-gateway); echo \"$gw\" > /run/cms-lab-gateway; "
                   + "".join(f"ip route replace {ip}/32 via \"$gw\"; " for ip in mirrors)
@@ -343,6 +345,20 @@ class Lab:
                                  container.status, container.labels.get(KIND_LABEL, "")))
         return sorted(found, key=lambda host: int(host.name[2:]))
 
+    def _remove_network(self, attempts: int = 20) -> None:
+        """Remove the lab network; the engine may still hold an endpoint of a container it
+        has just removed ("has active endpoints"), so try again for a few seconds."""
+        for attempt in range(attempts):
+            try:
+                self.client.networks.get(self.prefix).remove()
+                return
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5)
+
     def ssh_command(self, host: str, command: list[str]) -> list[str]:
         """The `ssh` argv that logs in to lab host `host` as pi, keys checked."""
         match = [h for h in self.hosts() if h.name == host]
@@ -365,10 +381,7 @@ class Lab:
                 self.client.volumes.get(f"{host.container}-docker").remove(force=True)
             except docker.errors.NotFound:
                 pass
-        try:
-            self.client.networks.get(self.prefix).remove()
-        except docker.errors.NotFound:
-            pass
+        self._remove_network()
         for path in (self.inventory_path, self.known_hosts_path, self.key_path,
                      self.key_path.with_suffix(".pub")):
             path.unlink(missing_ok=True)
@@ -389,6 +402,26 @@ def _authorized_keys(public_key: str) -> bytes:
         keys.size, keys.mode, keys.uid, keys.gid = len(data), 0o600, 1000, 1000
         archive.addfile(keys, io.BytesIO(data))
     return buffer.getvalue()
+
+
+def _name_servers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
+    """This machine's IPv4 name servers (the lab's embedded DNS forwards to them); loopback
+    ones are left out (Docker does not forward to those)."""
+    found = []
+    try:
+        lines = resolv_conf.read_text().splitlines()
+    except OSError:
+        return []
+    for line in lines:
+        words = line.split()
+        if len(words) >= 2 and words[0] == "nameserver":
+            try:
+                address = ipaddress.IPv4Address(words[1])
+            except ValueError:
+                continue
+            if not address.is_loopback:
+                found.append(str(address))
+    return found
 
 
 def _port_open(address: str, port: int) -> bool:

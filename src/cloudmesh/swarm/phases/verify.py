@@ -105,14 +105,25 @@ def image_steps(ctx: Context) -> list[Step]:
     if ctx.options.test_image:
         return []
     return [Step("make the test image from this host's busybox-static (no registry)",
-                 build_image_command(), sudo=True, timeout=120)]
+                 STOP_EARLIER_CLEANUP + build_image_command(), sudo=True, timeout=120)]
+
+
+# Clean-up that must wait for task containers runs detached on the host, marked; a later
+# verify stops it first, or it would remove the network or image that run has just made.
+CLEANUP_MARK = "cms-swarm-verify-cleanup"
+STOP_EARLIER_CLEANUP = "pkill -f 'cms-swarm-verify-clean[u]p' 2>/dev/null; "  # [u]: not itself
+
+
+def in_background(script: str) -> str:
+    """Run `script` detached from the SSH session, marked as verify's clean-up."""
+    return f"setsid sh -c {shlex.quote(f': {CLEANUP_MARK}; {script}')} >/dev/null 2>&1 </dev/null & true"
 
 
 def node_cleanup_command() -> str:
     """Remove the node's own test image once the task containers are gone (in the background)."""
-    remove = (f"i=0; while docker image inspect {OWN_IMAGE} >/dev/null 2>&1 && [ $i -lt 300 ]; "
-              f"do docker image rm {OWN_IMAGE} >/dev/null 2>&1 || sleep 0.2; i=$((i+1)); done")
-    return f"setsid sh -c {shlex.quote(remove)} >/dev/null 2>&1 </dev/null & true"
+    return in_background(
+        f"i=0; while docker image inspect {OWN_IMAGE} >/dev/null 2>&1 && [ $i -lt 300 ]; "
+        f"do docker image rm {OWN_IMAGE} >/dev/null 2>&1 || sleep 0.2; i=$((i+1)); done")
 
 
 def setup_steps(ctx: Context) -> list[Step]:
@@ -146,8 +157,8 @@ def cleanup_command(background: bool = False) -> str:
                       f"do docker network rm {NETWORK} >/dev/null 2>&1 || sleep 0.2; i=$((i+1)); done")
     services = f"docker service rm {NAME} {MESH} >/dev/null 2>&1; "
     if background:
-        return services + f"setsid sh -c {shlex.quote(remove_network)} >/dev/null 2>&1 </dev/null & true"
-    return services + remove_network + "; true"
+        return services + in_background(remove_network)
+    return STOP_EARLIER_CLEANUP + services + remove_network + "; true"
 
 
 def fingerprint(ctx: Context) -> str:
