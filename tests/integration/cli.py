@@ -8,9 +8,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 CMS_SWARM = str(Path(sys.executable).with_name("cms-swarm"))
-OUTPUTS: list[str] = []  # everything the CLI printed in this run (test_zz_secrets greps it)
+OUTPUTS: list[str] = []  # everything the CLI printed in this run (test_secrets greps it, last)
+T = TypeVar("T")
 
 
 def cms_swarm(*args: str, timeout: float = 900, env: dict[str, str] | None = None,
@@ -23,9 +25,16 @@ def cms_swarm(*args: str, timeout: float = 900, env: dict[str, str] | None = Non
     return done
 
 
-def eventually(what: str, check: Callable[[], bool], seconds: float = 90) -> None:
-    """Poll `check` every 0.5 s until it holds; fail after `seconds`, naming `what`."""
+def eventually(what: str, check: Callable[[], T], seconds: float = 90, *,
+               until: Callable[[T], object] | None = None, interval: float = 0.5) -> T:
+    """Poll `check` every `interval` s until what it returns holds (is true, or passes `until`)
+    and return that; after `seconds`, fail naming `what` and the last value `check` returned,
+    so a timeout says what the hosts showed. An exception from `check` ends the wait at once."""
     deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, f"gave up waiting for {what} after {seconds:.0f} s"
-        time.sleep(0.5)
+    while True:
+        seen = check()
+        if until(seen) if until is not None else seen:
+            return seen
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"gave up waiting for {what} after {seconds:g} s; last saw: {seen!r}")
+        time.sleep(interval)

@@ -37,6 +37,31 @@ def workload(lab_exec: Exec, hosts: tuple[str, ...] = ("pi1", "pi2", "pi3")) -> 
     return WORKLOAD
 
 
+# What a test needs of the session's lab, in the order the run provides it: its hosts as
+# `lab up` left them, then the swarm test_lifecycle makes of them (and leaves behind).
+LAB_STATES = {"fresh": 0, "creates": 1, "swarm": 2}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lab(state): what the test needs of the session's lab: "
+                            "fresh hosts, to create the swarm, or the swarm; runs in that order")
+    config.addinivalue_line("markers", "last: runs after every other test of the session, "
+                            "because it checks what all of them printed and wrote")
+
+
+def _rank(item: pytest.Item) -> int:
+    if item.get_closest_marker("last") is not None:
+        return len(LAB_STATES)
+    marker = item.get_closest_marker("lab")
+    return LAB_STATES[marker.args[0]] if marker is not None else 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Order by what each test needs (its `lab` marker), tests marked `last` at the end,
+    whatever the files are called; stable, so tests with the same needs keep their order."""
+    items.sort(key=_rank)
+
+
 def address(index: int) -> str:
     """The bridge address of lab host pi<index>."""
     return f"10.77.{200 + NET}.{10 + index}"

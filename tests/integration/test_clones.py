@@ -15,7 +15,6 @@ import io
 import lzma
 import subprocess
 import tarfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 from cloudmesh.swarm.image import ext4, mbr, synthetic, sysprep
 from cloudmesh.swarm.known_hosts import fingerprint, keys_of
 
-from .cli import cms_swarm
+from .cli import cms_swarm, eventually
 from .conftest import LAB, LAB_ARGS, Exec, address
 
 pytestmark = pytest.mark.integration
@@ -156,20 +155,18 @@ def test_copied_swarm_state_is_cleared_and_the_copy_joins_as_itself(pair: Path, 
     pi7_id, pi7_addr = ids.split()
     assert pi7_id != original.strip() and pi7_addr == address(7)
     # pi7's node entry from before the copy goes Down, then the next create removes it
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
+    def rows() -> list[list[str]]:
         _, listed = lab_exec("pi6", "docker node ls --format '{{.ID}} {{.Status}} {{.ManagerStatus}}'")
-        rows = sorted(line.split() for line in listed.splitlines() if line.strip())
-        if len(rows) == 2 or any(row[1] == "Down" for row in rows):
-            break
-        time.sleep(5)
+        return sorted(line.split() for line in listed.splitlines() if line.strip())
+
+    eventually("pi7's old node entry Down (or gone)", rows, seconds=120, interval=5,
+               until=lambda seen: len(seen) == 2 or any(row[1] == "Down" for row in seen))
     again = cms_swarm("create", "-i", str(pair), "--skip-verify", timeout=600)
     assert again.returncode == 0, again.stdout + again.stderr
-    _, listed = lab_exec("pi6", "docker node ls --format '{{.ID}} {{.Status}} {{.ManagerStatus}}'")
     # by ID: while pi7 ran as the copy, its agent may have reported to pi6's manager with pi6's
     # certificate, so pi6's entry can show pi7's hostname until pi6's engine reconnects
-    assert sorted(line.split() for line in listed.splitlines() if line.strip()) == sorted(
-        [[original.strip(), "Ready", "Leader"], [pi7_id, "Ready"]]), listed
+    eventually("pi6 the Ready leader and pi7 Ready, nothing else", rows, seconds=60,
+               until=lambda seen: seen == sorted([[original.strip(), "Ready", "Leader"], [pi7_id, "Ready"]]))
 
 
 def test_sysprep_capture_of_a_card_with_a_real_hosts_identity(pair: Path, lab_exec: Exec,

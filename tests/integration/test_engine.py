@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from .cli import cms_swarm
+from .cli import cms_swarm, eventually
 from .conftest import NET
 
 pytestmark = pytest.mark.integration
@@ -138,9 +138,12 @@ rm -rf /tmp/ce""")
     sh("pi1", f"cat > {ROOT}/gpg", stdin=key)
     sh("pi1", f"cat > {ROOT}/dists/bookworm/InRelease", stdin=signed)
     sh("pi1", "systemd-run --unit cms-ce-repo python3 -m http.server 8080 --bind "
-              f"{SERVER} --directory /opt/cms-ce-repo >/dev/null; "
-              f"for i in $(seq 50); do python3 -c 'import urllib.request as u; "
-              f"u.urlopen(\"{REPO_URL}/debian/gpg\")' 2>/dev/null && break; sleep 0.2; done")
+              f"{SERVER} --directory /opt/cms-ce-repo >/dev/null")
+    fetch = ["docker", "exec", f"cms-swarm-{NAME}-pi1", "python3", "-c",
+             f"import urllib.request as u; u.urlopen({REPO_URL + '/debian/gpg'!r})"]
+    eventually("pi1 serving the test repository", lambda: subprocess.run(
+        fetch, capture_output=True, text=True, timeout=30, check=False), seconds=15, interval=0.2,
+        until=lambda done: done.returncode == 0)
     return old, new
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .cli import CMS_SWARM, cms_swarm
+from .cli import CMS_SWARM, cms_swarm, eventually
 from .conftest import NET
 
 pytestmark = pytest.mark.integration
@@ -39,12 +38,12 @@ def kill_create_when(inventory: Path, ready, seconds: float = 180) -> None:  # t
     """Start `create`, wait until `ready()` holds, then SIGKILL it (no clean-up runs)."""
     proc = subprocess.Popen([CMS_SWARM, "create", "-i", str(inventory), "-q", "--skip-verify"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
+    def moment() -> bool:
+        assert proc.poll() is None, "create ended before the moment to kill it"
+        return bool(ready())
+
     try:
-        deadline = time.monotonic() + seconds
-        while not ready():
-            assert proc.poll() is None, "create ended before the moment to kill it"
-            assert time.monotonic() < deadline, "never reached the moment to kill create"
-            time.sleep(0.1)
+        eventually("the moment to kill create", moment, seconds, interval=0.1)
     finally:
         proc.kill()
         proc.wait(timeout=30)

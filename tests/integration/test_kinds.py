@@ -68,9 +68,9 @@ def test_trixie_lifecycle(inventories: dict[str, Path]) -> None:
     assert created.returncode == 0, created.stdout + created.stderr
     for host in ("pi1", "pi2", "pi3"):
         assert on(host, "test -x /usr/bin/docker && docker info --format '{{.Swarm.LocalNodeState}}'")[1].strip() == "active"
-    eventually("verify's own test image removed again", lambda: all(
-        "cms-swarm-verify" not in on(h, "docker image ls --format '{{.Repository}}'")[1]
-        for h in ("pi1", "pi2", "pi3")))
+    eventually("verify's own test image removed again",
+               lambda: {h: on(h, "docker image ls --format '{{.Repository}}'")[1] for h in ("pi1", "pi2", "pi3")},
+               until=lambda images: all("cms-swarm-verify" not in listed for listed in images.values()))
     again = cms_swarm("create", "-i", inv)
     assert again.returncode == 0 and "nothing changed" in again.stdout, again.stdout
     status = cms_swarm("status", "-i", inv, "--json")

@@ -1,21 +1,21 @@
 """The core promise on 3 fresh lab hosts, through the CLI as a user types it:
 dry-run -> create -> create again (no change) -> status -> verify -> reset -> create again.
 
-Tests run in file order and share the session's lab; each asserts on the hosts too.
+Tests run in file order and share the session's lab; each asserts on the hosts too. Marked
+lab("creates"): after the tests that need fresh hosts, before those that need the swarm.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 
-from .cli import cms_swarm
+from .cli import cms_swarm, eventually
 from .conftest import LAB, address
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("creates")]
 
 HOSTS = ("pi1", "pi2", "pi3")
 
@@ -104,12 +104,10 @@ def test_verify_passes_and_cleans_up(lab_inventory: Path, lab_exec) -> None:  # 
     assert done.returncode == 0, done.stdout + done.stderr
     for host in HOSTS:
         assert f"{host}: Verify swarm: ok (node ok, host port ok, overlay ok (2 peers))" in done.stdout
-    for _ in range(60):  # the network goes in the background once the tasks are gone
-        rc, out = lab_exec("pi1", "docker service ls -q; docker network ls -q --filter name=cms-swarm-verify")
-        if rc == 0 and out.strip() == "":
-            break
-        time.sleep(0.5)
-    assert out.strip() == "", "verify left its service or network behind"
+    # the network goes in the background once the tasks are gone
+    eventually("verify's service and network gone",
+               lambda: lab_exec("pi1", "docker service ls -q; docker network ls -q --filter name=cms-swarm-verify"),
+               seconds=60, until=lambda seen: seen[0] == 0 and seen[1].strip() == "")
 
 
 def test_reset_leaves_no_host_in_a_swarm(lab_inventory: Path, lab_exec) -> None:  # type: ignore[no-untyped-def]

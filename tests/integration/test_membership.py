@@ -1,18 +1,17 @@
-"""Day two on the running lab swarm (after test_lifecycle): add a 4th host, drain, label,
+"""Day two on the running lab swarm (lab("swarm"): after test_lifecycle made it): add a 4th host, drain, label,
 promote refused, remove it again; the inventory file follows, comments kept."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .cli import cms_swarm
+from .cli import cms_swarm, eventually
 from .conftest import LAB, LAB_ARGS, Exec, address, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 
 @pytest.fixture(scope="module")
@@ -55,11 +54,8 @@ def test_add_drain_label_remove(three_host_inventory: Path, lab_exec: Exec) -> N
                        f"--no-resolve-image {image} sleep 100000")
     assert rc == 0, out
     try:
-        for _ in range(120):
-            if running_on(lab_exec, "pi4") == 1:
-                break
-            time.sleep(0.5)
-        assert running_on(lab_exec, "pi4") == 1
+        eventually("one task of web running on pi4", lambda: running_on(lab_exec, "pi4"), seconds=90,
+                   until=lambda count: count == 1)
         drained = cms_swarm("drain", "pi4", "-i", inv)
         assert drained.returncode == 0 and nodes(lab_exec)["pi4"][1] == "Drain"
         assert cms_swarm("activate", "pi4", "-i", inv).returncode == 0
@@ -79,7 +75,7 @@ def test_add_drain_label_remove(three_host_inventory: Path, lab_exec: Exec) -> N
         assert removed.returncode == 0, removed.stdout + removed.stderr
         assert "pi4" not in nodes(lab_exec)
         _, replicas = lab_exec("pi1", "docker service ls --filter name=web --format '{{.Replicas}}'")
-        assert replicas.strip() == "4/4"  # pi4's task runs elsewhere
+        assert replicas.strip() == "4/4"  # pi4's task runs elsewhere (remove waits for that)
         assert "name: pi4" not in three_host_inventory.read_text()
         _, state = lab_exec("pi4", "docker info --format '{{.Swarm.LocalNodeState}}'")
         assert state.strip() == "inactive"
@@ -94,10 +90,8 @@ def test_removing_a_manager_that_breaks_quorum_is_refused(three_host_inventory: 
     subprocess.run(["docker", "stop", "-t", "1", f"cms-swarm-{LAB}-pi3"], check=True, timeout=60,
                    capture_output=True)
     try:
-        for _ in range(60):  # until the leader sees pi3 unreachable
-            if nodes(lab_exec).get("pi3", ("",))[0] == "Down":
-                break
-            time.sleep(1)
+        eventually("the leader seeing pi3 Down", lambda: nodes(lab_exec), seconds=90,
+                   until=lambda seen: seen.get("pi3", ("",))[0] == "Down")
         done = cms_swarm("remove", "pi2", "-i", str(three_host_inventory), "--connect-timeout", "3")
         assert done.returncode == 1
         assert "that would break quorum: 1 of the 2 remaining managers are reachable" in done.stderr
@@ -105,10 +99,8 @@ def test_removing_a_manager_that_breaks_quorum_is_refused(three_host_inventory: 
     finally:
         subprocess.run(["docker", "start", f"cms-swarm-{LAB}-pi3"], check=True, timeout=60,
                        capture_output=True)
-        for _ in range(90):  # back as a Ready, Reachable manager
-            if nodes(lab_exec).get("pi3", ("", "", ""))[::2] == ("Ready", "Reachable-"):
-                break
-            time.sleep(1)
+        eventually("pi3 back as a Ready, Reachable manager", lambda: nodes(lab_exec), seconds=120,
+                   until=lambda seen: seen.get("pi3", ("", "", ""))[::2] == ("Ready", "Reachable-"))
 
 
 def test_upgrade_when_apt_offers_nothing_newer_touches_no_node(lab_inventory: Path, lab_exec: Exec) -> None:

@@ -1,4 +1,4 @@
-"""Faults on the running lab swarm (after test_membership): the leader's host is stopped,
+"""Faults on the running lab swarm (lab("swarm")): the leader's host is stopped,
 and a host cannot be reached during `create`. Each test brings the host back."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from .cli import cms_swarm, eventually
 from .conftest import LAB, Exec, address, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 HOSTS = ("pi1", "pi2", "pi3")
 PORT = 38090
@@ -37,13 +37,19 @@ def docker(*args: str) -> None:
     subprocess.run(["docker", *args], check=True, capture_output=True, timeout=120)
 
 
-def healthy(lab_exec: Exec) -> bool:
+def node_states(lab_exec: Exec) -> list[str]:
+    """Hostnames and states of the swarm's nodes as pi1 lists them, sorted word by word."""
     _, out = lab_exec("pi1", "docker node ls --format '{{.Hostname}} {{.Status}}' 2>/dev/null")
-    return sorted(out.split()) == sorted([*HOSTS, "Ready", "Ready", "Ready"])
+    return sorted(out.split())
+
+
+def healthy(states: list[str]) -> bool:
+    """All three nodes Ready, none listed twice."""
+    return states == sorted([*HOSTS, "Ready", "Ready", "Ready"])
 
 
 def test_losing_the_leader_keeps_the_swarm_and_create_heals_it(lab_exec: Exec, lab_inventory: Path) -> None:
-    eventually("a healthy swarm", lambda: healthy(lab_exec))
+    eventually("a healthy swarm", lambda: node_states(lab_exec), until=healthy)
     image = workload(lab_exec)
     serve = "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www"
     rc, out = lab_exec("pi1", f"docker service create -q --detach --name hello --replicas 3 "
@@ -54,33 +60,34 @@ def test_losing_the_leader_keeps_the_swarm_and_create_heals_it(lab_exec: Exec, l
     others = [h for h in HOSTS if h != old]
     index = {h: HOSTS.index(h) + 1 for h in HOSTS}
     try:
-        eventually("the service on every node", lambda: all(answers(address(index[h])) == h for h in HOSTS))
+        eventually("the service on every node", lambda: {h: answers(address(index[h])) for h in HOSTS},
+                   until=lambda seen: all(seen[h] == h for h in HOSTS))
         docker("stop", "-t", "1", f"cms-swarm-{LAB}-{old}")
-        eventually("a new leader", lambda: leader(lab_exec, others[0]) in others)
+        eventually("a new leader", lambda: leader(lab_exec, others[0]), until=lambda new: new in others)
         for host in others:  # the replicated service still answers where it runs
             assert answers(address(index[host])) == host
-        seen: dict[str, Any] = {}
+        def status() -> dict[str, Any]:
+            done = cms_swarm("status", "-i", str(lab_inventory), "--json", "--connect-timeout", "3")
+            return {**json.loads(done.stdout), "returncode": done.returncode}
 
-        def survivors_ready() -> bool:
+        def survivors_ready(seen: dict[str, Any]) -> bool:
             """The new leader may still see a survivor as unknown/down for a moment."""
-            status = cms_swarm("status", "-i", str(lab_inventory), "--json", "--connect-timeout", "3")
-            seen.update(json.loads(status.stdout), returncode=status.returncode)
             states = {n["host"]: n["state"] for n in seen["nodes"]}
             return states[old] == "unreachable" and all(states[h] == "ready" for h in others)
 
-        eventually("status: the stopped leader unreachable, the others ready", survivors_ready)
-        data = seen
+        data = eventually("status: the stopped leader unreachable, the others ready", status,
+                          until=survivors_ready)
         assert data["returncode"] == 1
         assert data["swarm"]["quorum"] is True and data["swarm"]["reachable_managers"] == 2
         assert data["swarm"]["unreachable_managers"] == [old] and data["swarm"]["leader"] in others
     finally:
         docker("start", f"cms-swarm-{LAB}-{old}")
         try:
-            eventually("sshd on the restarted host",
-                       lambda: lab_exec(old, "systemctl is-active ssh")[1].strip() == "active")
+            eventually("sshd on the restarted host", lambda: lab_exec(old, "systemctl is-active ssh")[1].strip(),
+                       until=lambda state: state == "active")
             healed = cms_swarm("create", "-i", str(lab_inventory), "--skip-verify")
             assert healed.returncode == 0, healed.stdout + healed.stderr
-            eventually("all three nodes Ready, none twice", lambda: healthy(lab_exec))
+            eventually("all three nodes Ready, none twice", lambda: node_states(lab_exec), until=healthy)
         finally:  # the swarm as this test found it, whatever failed
             lab_exec(others[0], "docker service rm hello")
 
@@ -98,6 +105,6 @@ def test_an_unreachable_host_during_create_fails_alone_and_a_rerun_converges(
     assert "failed on 1 of 3 hosts: pi3" in done.stderr
     for host in ("pi1", "pi2"):  # the others went through every phase
         assert f"{host}: Configure swarm:" in done.stdout
-    eventually("pi3 back in the swarm", lambda: healthy(lab_exec))
+    eventually("pi3 back in the swarm", lambda: node_states(lab_exec), until=healthy)
     again = cms_swarm("create", "-i", str(lab_inventory), "--skip-verify")
     assert again.returncode == 0, again.stdout + again.stderr

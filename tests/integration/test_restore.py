@@ -1,4 +1,4 @@
-"""backup on the running lab swarm (after test_resilience), restore on a fresh host:
+"""backup on the running lab swarm (lab("swarm")), restore on a fresh host:
 services and secrets come back there; a damaged archive is refused."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from .cli import cms_swarm
+from .cli import cms_swarm, eventually
 from .conftest import LAB_ARGS, Exec, address, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 
 def test_backup_then_restore_on_a_fresh_host(lab_inventory: Path, lab_exec: Exec, tmp_path: Path) -> None:
@@ -30,8 +30,9 @@ def test_backup_then_restore_on_a_fresh_host(lab_inventory: Path, lab_exec: Exec
         assert stat.S_IMODE(archive.stat().st_mode) == 0o600
         digest = hashlib.sha256(archive.read_bytes()).hexdigest()
         assert (tmp_path / "swarm.tar.gz.sha256").read_text() == f"{digest}  swarm.tar.gz\n"
-        _, nodes = lab_exec("pi1", "docker node ls --format '{{.Hostname}} {{.Status}}'")
-        assert nodes.split().count("Ready") == 3  # the manager it came from is back
+        eventually("the manager the backup came from Ready again", lambda: lab_exec(
+            "pi1", "docker node ls --format '{{.Hostname}} {{.Status}}'")[1], seconds=60,
+            until=lambda nodes: nodes.split().count("Ready") == 3)
 
         damaged = tmp_path / "damaged.tar.gz"
         damaged.write_bytes(archive.read_bytes()[:-100])

@@ -1,5 +1,5 @@
 """Security on lab hosts: key bootstrap with a password once, harden sshd, pinned host keys,
-token rotation, autolock and unlock. Runs after test_lifecycle (a 3-manager swarm exists);
+token rotation, autolock and unlock. Needs the 3-manager swarm test_lifecycle makes (lab("swarm"));
 every test puts its host back as it found it.
 """
 
@@ -11,16 +11,17 @@ import re
 import shutil
 import stat
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
 import pytest
 
-from .cli import CMS_SWARM, OUTPUTS, cms_swarm
+from .cli import CMS_SWARM, OUTPUTS, cms_swarm, eventually
 from .conftest import Exec, address
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 PASSWORD = "Lab-Pass-93-never-logged"
 
@@ -63,9 +64,9 @@ def pi3_with_password(lab_exec: Exec, lab_inventory: Path) -> Iterator[None]:
 
 def wait_for_sshd(lab_exec: Exec, host: str) -> None:
     """sshd re-executes on reload and does not listen for a moment."""
-    rc, out = lab_exec(host, "sleep 0.3; for i in $(seq 50); do ss -Hltnp | grep -q sshd && exit 0; "
-                       "sleep 0.1; done; exit 1")
-    assert rc == 0, f"sshd on {host} did not come back: {out}"
+    time.sleep(0.3)  # the reload has not yet taken the old listener away
+    eventually(f"sshd listening on {host} again", lambda: lab_exec(host, "ss -Hltnp | grep sshd"),
+               seconds=10, interval=0.1, until=lambda seen: seen[0] == 0)
 
 
 def one_host_inventory(lab_inventory: Path, tmp_path: Path, host: str, index: int) -> Path:

@@ -1,4 +1,4 @@
-"""A real rolling upgrade on the lab swarm (after test_security): the lab's mirror has one
+"""A real rolling upgrade on the lab swarm (lab("swarm")): the lab's mirror has one
 docker.io version, so a local apt repository on the hosts offers the same package with a
 higher version (`+cms1`); apt really upgrades it and Docker really restarts, node by node."""
 
@@ -13,7 +13,7 @@ import pytest
 from .cli import cms_swarm
 from .conftest import LAB, Exec, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 HOSTS = ("pi1", "pi2", "pi3")
 REPO = "/opt/cms-upgrade-repo"

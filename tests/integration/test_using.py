@@ -23,7 +23,7 @@ import pytest
 from .cli import cms_swarm, eventually
 from .conftest import LAB, address, workload
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.lab("swarm")]
 
 HOSTS = ("pi1", "pi2", "pi3")
 DOCKER = "/usr/local/bin/docker"

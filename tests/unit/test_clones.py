@@ -12,8 +12,8 @@ from cloudmesh.swarm.known_hosts import entry_name, fingerprint, keys_of, replac
 from cloudmesh.swarm.phases.identity import check_identities, check_node_name, identity_steps
 from cloudmesh.swarm.phases.prepare import PreparePhase
 
+from .harness import context, inventory
 from .probes import node_row, probe, swarm_info
-from .test_plans import context, inventory
 
 DATA = Path(__file__).parent / "data"
 RECORDED = (DATA / "identity/lab-bookworm-docker20").read_text()

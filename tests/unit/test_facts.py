@@ -26,9 +26,8 @@ from cloudmesh.swarm.facts import (
     parse_os_release,
     split_sections,
 )
-from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.phases import Context, Problem
+from cloudmesh.swarm.phases import Problem
 from cloudmesh.swarm.phases.prepare import (
     PreparePhase,
     check_arch,
@@ -44,8 +43,8 @@ from cloudmesh.swarm.phases.prepare import (
 )
 from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.report import Reporter
-from cloudmesh.swarm.transport import Result, SshTarget, Transport
 
+from .harness import FakeTransport, Lab, canned, context, named_inventory
 from .probes import probe
 
 OS_RELEASE = Path(__file__).parent / "data" / "os-release"
@@ -113,53 +112,19 @@ def os_probe(release_file: str, arch: str, kernel: str, model: str = "", name: s
                       kernel=kernel, model=model)
 
 
-def context(probes: dict[str, str], **options: object) -> Context:
-    inv = Inventory.model_validate(
-        {"name": "t", "hosts": [{"name": h, "address": f"10.0.0.{i}"} for i, h in enumerate(probes, 1)]})
-    ctx = Context(inv, RunOptions(**options), managers(inv))  # type: ignore[arg-type]
-    ctx.facts = {name: parse_facts(text) for name, text in probes.items()}
-    return ctx
-
-
 def facts(**overrides: str) -> HostFacts:
     return parse_facts(host_probe(**overrides))
 
 
-class FakeTransport:
-    """Answers PROBE_SCRIPT with a canned probe output; anything else is a test failure."""
-
-    def __init__(self, output: str) -> None:
-        self.output = output
-        self.commands: list[str] = []
-
-    async def run(self, command: str, *, sudo: bool = False, stdin: str = "",
-                  timeout: float = 60.0) -> Result:
-        self.commands.append(command)
-        return Result(0, self.output, "") if command == PROBE_SCRIPT else Result(99, "", "unexpected")
-
-    async def put(self, data: bytes, path: str, *, mode: str = "0644", sudo: bool = False) -> Result:
-        raise AssertionError("check must not write to a host")
-
-    async def close(self) -> None:
-        pass
-
-
 def run_check(probes: dict[str, str], **options: object) -> tuple[int, str, str, dict[str, FakeTransport]]:
     """The real `check` action (prepare phase through the runner) against canned probes."""
-    transports: dict[str, FakeTransport] = {}
-
-    async def connect(target: SshTarget, opts: RunOptions) -> Transport:
-        transports[target.name] = FakeTransport(probes[target.name])
-        return transports[target.name]  # type: ignore[return-value]
-
-    inv = Inventory.model_validate(
-        {"name": "t", "hosts": [{"name": h, "address": f"10.0.0.{i}"} for i, h in enumerate(probes, 1)]})
+    lab = Lab(canned(probes), read_only=True)  # check must not write to a host
     out, err = io.StringIO(), io.StringIO()
-    code = run_action("check", inv, RunOptions(**options), Reporter(file=out, err=err, live=False),  # type: ignore[arg-type]
-                      connector=connect)
-    for transport in transports.values():
+    code = run_action("check", named_inventory(list(probes)), RunOptions(**options),  # type: ignore[arg-type]
+                      Reporter(file=out, err=err, live=False), connector=lab.connect)
+    for transport in lab.transports.values():
         assert transport.commands == [PROBE_SCRIPT]  # check only ever reads
-    return code, out.getvalue(), err.getvalue(), transports
+    return code, out.getvalue(), err.getvalue(), lab.transports
 
 
 def failure_lines(err: str, host: str) -> list[str]:
@@ -194,7 +159,7 @@ def test_debian_family_release_is_parsed_from_probe_output(name: str) -> None:
 def test_debian_family_release_passes_the_os_check(name: str) -> None:
     _, _, _, _, arch, kernel, model = ACCEPTED[name]
     text = os_probe(name, arch, kernel, model)
-    ctx = context({"pi1": text})
+    ctx = context(None, {"pi1": text})
     assert check_os(ctx, "pi1", ctx.facts["pi1"]) == []
     assert check_arch(ctx, "pi1", ctx.facts["pi1"]) == []
     assert check_kernel(ctx, "pi1", ctx.facts["pi1"]) == []
@@ -215,7 +180,7 @@ def test_other_release_is_parsed_from_probe_output(name: str) -> None:
 def test_other_release_is_refused_in_one_line_naming_the_host(name: str) -> None:
     _, _, _, arch, kernel, words = REJECTED[name]
     text = os_probe(name, arch, kernel, name="node7")
-    ctx = context({"node7": text})
+    ctx = context(None, {"node7": text})
     problems = check_os(ctx, "node7", ctx.facts["node7"])
     assert len(problems) == 1 and not problems[0].warning
     assert words in problems[0].message
@@ -259,13 +224,13 @@ def test_derivative_of_ubuntu_takes_ubuntu_family() -> None:
 def test_missing_os_release_is_a_problem() -> None:
     f = facts(os_release="")
     assert f.os is None
-    ctx = context({"pi1": host_probe(os_release="")})
+    ctx = context(None, {"pi1": host_probe(os_release="")})
     [problem] = check_os(ctx, "pi1", f)
     assert problem.message == "cannot read /etc/os-release" and not problem.warning
 
 
 def test_debian_without_apt_is_a_problem() -> None:
-    ctx = context({"pi1": host_probe(apt="")})
+    ctx = context(None, {"pi1": host_probe(apt="")})
     [problem] = check_os(ctx, "pi1", ctx.facts["pi1"])
     assert problem.message == "apt-get not found" and not problem.warning
 
@@ -280,7 +245,7 @@ def test_supported_machine_maps_to_a_debian_arch_and_passes(machine: str, arch: 
     assert parse_arch(machine) == arch
     f = facts(arch=machine)
     assert f.arch == arch
-    assert check_arch(context({"pi1": host_probe(arch=machine)}), "pi1", f) == []
+    assert check_arch(context(None, {"pi1": host_probe(arch=machine)}), "pi1", f) == []
 
 
 @pytest.mark.parametrize("machine", ["riscv64", "i686", "i386", "ppc64le", "s390x", "mips", "armv5tel",
@@ -288,7 +253,7 @@ def test_supported_machine_maps_to_a_debian_arch_and_passes(machine: str, arch: 
 def test_other_machine_is_refused(machine: str) -> None:
     f = facts(arch=machine)
     assert f.arch == machine
-    [problem] = check_arch(context({"pi1": host_probe(arch=machine)}), "pi1", f)
+    [problem] = check_arch(context(None, {"pi1": host_probe(arch=machine)}), "pi1", f)
     assert problem.message == f"architecture {machine!r} is not supported" and not problem.warning
 
 
@@ -319,7 +284,7 @@ def test_riscv_host_fails_the_check_naming_it() -> None:
 def test_kernel_must_be_at_least_3_10(release: str, version: tuple[int, int], ok: bool) -> None:
     assert parse_kernel_version(release) == version
     f = facts(kernel=release)
-    problems = check_kernel(context({"pi1": host_probe(kernel=release)}), "pi1", f)
+    problems = check_kernel(context(None, {"pi1": host_probe(kernel=release)}), "pi1", f)
     if ok:
         assert problems == []
     else:
@@ -337,7 +302,7 @@ GB = 1024 * 1024  # in kB, as `df -Pk` prints
     (512 * 1024, False),
 ])
 def test_var_needs_3_gb_free(free_kb: int, ok: bool) -> None:
-    ctx = context({"pi1": host_probe(var_free=str(free_kb))})
+    ctx = context(None, {"pi1": host_probe(var_free=str(free_kb))})
     f = ctx.facts["pi1"]
     assert f.var_free_kb == free_kb
     problems = check_disk(ctx, "pi1", f)
@@ -350,19 +315,19 @@ def test_var_needs_3_gb_free(free_kb: int, ok: bool) -> None:
 
 
 def test_unreadable_free_space_is_not_a_problem() -> None:
-    ctx = context({"pi1": host_probe(var_free="")})
+    ctx = context(None, {"pi1": host_probe(var_free="")})
     assert ctx.facts["pi1"].var_free_kb is None
     assert check_disk(ctx, "pi1", ctx.facts["pi1"]) == []
 
 
 def test_low_space_is_fine_where_docker_already_runs() -> None:
-    ctx = context({"pi1": with_sections(probe("pi1", docker="20.10.24"), var_free="1000")})
+    ctx = context(None, {"pi1": with_sections(probe("pi1", docker="20.10.24"), var_free="1000")})
     assert ctx.facts["pi1"].docker_ready
     assert check_disk(ctx, "pi1", ctx.facts["pi1"]) == []
 
 
 def test_the_free_space_threshold_is_an_option() -> None:
-    ctx = context({"pi1": host_probe(var_free=str(4 * GB))}, min_var_free_gb=5.0)
+    ctx = context(None, {"pi1": host_probe(var_free=str(4 * GB))}, min_var_free_gb=5.0)
     [problem] = check_disk(ctx, "pi1", ctx.facts["pi1"])
     assert problem.message == "only 4 GB free on /var, Docker needs 5 GB"
 
@@ -381,7 +346,7 @@ def test_low_space_fails_the_check() -> None:
     (3600.0, False), (-86400.0, False),
 ])
 def test_clock_may_be_at_most_30_s_off(offset: float, ok: bool) -> None:
-    ctx = context({"pi1": host_probe()})
+    ctx = context(None, {"pi1": host_probe()})
     ctx.clock_offsets["pi1"] = offset
     problems = check_clock(ctx, "pi1", ctx.facts["pi1"])
     if ok:
@@ -393,12 +358,12 @@ def test_clock_may_be_at_most_30_s_off(offset: float, ok: bool) -> None:
 
 
 def test_unknown_clock_offset_is_not_a_problem() -> None:
-    ctx = context({"pi1": host_probe()})
+    ctx = context(None, {"pi1": host_probe()})
     assert check_clock(ctx, "pi1", ctx.facts["pi1"]) == []
 
 
 def test_the_skew_limit_is_an_option() -> None:
-    ctx = context({"pi1": host_probe()}, max_clock_skew=5.0)
+    ctx = context(None, {"pi1": host_probe()}, max_clock_skew=5.0)
     ctx.clock_offsets["pi1"] = 6.0
     assert len(check_clock(ctx, "pi1", ctx.facts["pi1"])) == 1
 
@@ -420,7 +385,7 @@ def test_runner_measures_the_skew_from_the_probe_clock() -> None:
 
 def test_all_hosts_named_raspberrypi_fail_with_the_hint() -> None:
     probes = {f"pi{i}": probe("raspberrypi") for i in (1, 2, 3)}
-    ctx = context(probes)
+    ctx = context(None, probes)
     [problem] = check_hostname(ctx, "pi2", ctx.facts["pi2"])
     assert problem.message == ("hostname 'raspberrypi' is also used by pi1, pi3 "
                                "(every Pi is born 'raspberrypi')")
@@ -436,7 +401,7 @@ def test_all_hosts_named_raspberrypi_fail_with_the_hint() -> None:
 
 def test_only_the_hosts_sharing_a_name_fail_and_without_the_pi_hint() -> None:
     probes = {"a": probe("node"), "b": probe("node"), "c": probe("c")}
-    ctx = context(probes)
+    ctx = context(None, probes)
     [problem] = check_hostname(ctx, "a", ctx.facts["a"])
     assert problem.message == "hostname 'node' is also used by b"
     assert check_hostname(ctx, "c", ctx.facts["c"]) == []
@@ -447,7 +412,7 @@ def test_only_the_hosts_sharing_a_name_fail_and_without_the_pi_hint() -> None:
 
 
 def test_unique_hostnames_pass() -> None:
-    ctx = context({f"pi{i}": probe(f"pi{i}") for i in (1, 2, 3)})
+    ctx = context(None, {f"pi{i}": probe(f"pi{i}") for i in (1, 2, 3)})
     assert all(check_hostname(ctx, h, ctx.facts[h]) == [] for h in ctx.facts)
 
 
@@ -461,7 +426,7 @@ PI_MODEL = "Raspberry Pi 4 Model B Rev 1.4"
 
 def test_memory_cgroup_off_on_a_pi_is_a_warning_with_the_cmdline_fix() -> None:
     text = host_probe(model=PI_MODEL, cgroups=PI_CGROUPS_OFF, cgroup2="cpuset cpu io pids")
-    ctx = context({"pi1": text})
+    ctx = context(None, {"pi1": text})
     f = ctx.facts["pi1"]
     assert f.is_raspberry_pi and not f.memory_cgroup
     [problem] = check_memory_cgroup(ctx, "pi1", f)
@@ -475,7 +440,7 @@ def test_memory_cgroup_off_on_a_pi_is_a_warning_with_the_cmdline_fix() -> None:
 
 
 def test_memory_cgroup_off_elsewhere_is_not_reported() -> None:
-    ctx = context({"pi1": host_probe(model="", cgroups=PI_CGROUPS_OFF, cgroup2="")})
+    ctx = context(None, {"pi1": host_probe(model="", cgroups=PI_CGROUPS_OFF, cgroup2="")})
     assert check_memory_cgroup(ctx, "pi1", ctx.facts["pi1"]) == []
 
 
@@ -490,7 +455,7 @@ def test_memory_cgroup_off_elsewhere_is_not_reported() -> None:
 ])
 def test_memory_cgroup_parsing(cgroups: str, controllers: str, enabled: bool) -> None:
     assert parse_memory_cgroup(cgroups, controllers) is enabled
-    ctx = context({"pi1": host_probe(model=PI_MODEL, cgroups=cgroups, cgroup2=controllers)})
+    ctx = context(None, {"pi1": host_probe(model=PI_MODEL, cgroups=cgroups, cgroup2=controllers)})
     assert ctx.facts["pi1"].memory_cgroup is enabled
     assert len(check_memory_cgroup(ctx, "pi1", ctx.facts["pi1"])) == (0 if enabled else 1)
 
@@ -498,7 +463,7 @@ def test_memory_cgroup_parsing(cgroups: str, controllers: str, enabled: bool) ->
 # -- kernel networking features ------------------------------------------------------------
 
 def network_problems(vxlan: str, ipvs: str) -> list[Problem]:
-    ctx = context({"pi1": host_probe(vxlan=vxlan, ipvs=ipvs)})
+    ctx = context(None, {"pi1": host_probe(vxlan=vxlan, ipvs=ipvs)})
     return check_network_kernel(ctx, "pi1", ctx.facts["pi1"])
 
 
@@ -536,7 +501,7 @@ def test_full_kernel_has_no_network_problems() -> None:
 
 def test_sudo_missing_fails_the_host() -> None:
     text = probe("pi1", sudo=False)
-    ctx = context({"pi1": text})
+    ctx = context(None, {"pi1": text})
     [problem] = check_sudo(ctx, "pi1", ctx.facts["pi1"])
     assert problem.message == "sudo needs a password for user 'pi'" and not problem.warning
     assert "--ask-become-pass" in problem.fix
@@ -548,19 +513,19 @@ def test_sudo_missing_fails_the_host() -> None:
 
 
 def test_sudo_refusing_the_become_password_says_so() -> None:
-    ctx = context({"pi1": probe("pi1", sudo=False)}, become_password=Secret("pw"))
+    ctx = context(None, {"pi1": probe("pi1", sudo=False)}, become_password=Secret("pw"))
     [problem] = check_sudo(ctx, "pi1", ctx.facts["pi1"])
     assert problem.message == "sudo refused the password for user 'pi'"
 
 
 def test_working_sudo_passes() -> None:
-    ctx = context({"pi1": probe("pi1")})
+    ctx = context(None, {"pi1": probe("pi1")})
     assert ctx.facts["pi1"].sudo
     assert check_sudo(ctx, "pi1", ctx.facts["pi1"]) == []
 
 
 def test_python3_missing_fails_the_host() -> None:
-    ctx = context({"pi1": host_probe(python3="")})
+    ctx = context(None, {"pi1": host_probe(python3="")})
     [problem] = check_python(ctx, "pi1", ctx.facts["pi1"])
     assert not problem.warning and "python3-minimal" in problem.fix
 
@@ -569,7 +534,7 @@ def test_python3_missing_fails_the_host() -> None:
 
 def test_a_healthy_pi_has_no_problems_at_all() -> None:
     text = host_probe(model=PI_MODEL, ipvs="yes")
-    assert PreparePhase().problems(context({"pi1": text}), "pi1") == []
+    assert PreparePhase().problems(context(None, {"pi1": text}), "pi1") == []
 
 
 def test_every_section_parse_facts_reads_is_printed_by_the_probe_script() -> None:

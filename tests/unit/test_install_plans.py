@@ -1,5 +1,6 @@
 """Install on every Pi OS (issue 10, section 3): the package that gives `docker`, docker-ce from
-Docker's repository, log rotation in daemon.json; facts recorded in data/facts/install/."""
+Docker's repository, log rotation in daemon.json; facts recorded in data/facts/install/, the
+plain plans in data/plans/install/ (test_plan_data.py)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,13 @@ import pytest
 from cloudmesh.swarm.cli.main import main
 from cloudmesh.swarm.facts import parse_facts, split_sections
 from cloudmesh.swarm.phases.install import (
-    LOG_ROTATION,
     MERGE_LOG_OPTS,
-    REFRESH_LISTS,
     InstallPhase,
     docker_ce_distro,
 )
 
+from .harness import context, descriptions, inventory
 from .probes import ROTATING, node_row, probe, swarm_info
-from .test_plans import context, descriptions, inventory
 
 DATA = Path(__file__).parent / "data" / "facts" / "install"
 TRIXIE_CLI = "26.1.5+dfsg1-9+deb13u1+b1"  # docker.io and docker-cli in trixie (deb.debian.org, 2026)
@@ -36,70 +35,19 @@ def plan_for(text: str, **options: object) -> list[str]:
     return [step.shown() for step in InstallPhase().plan(ctx, "pi1", "all").steps]
 
 
-def test_trixie_installs_docker_cli_with_docker_io() -> None:
-    text = recorded("raspios-trixie-armhf-bare")
-    facts = parse_facts(text)
+def test_recorded_trixie_card_offers_docker_cli() -> None:
+    facts = parse_facts(recorded("raspios-trixie-armhf-bare"))
     assert facts.arch == "armhf" and facts.install.machine == "aarch64"
     assert facts.install.cli_candidate == TRIXIE_CLI
-    ctx = context(inventory(1), {"pi1": text})
-    plan = InstallPhase().plan(ctx, "pi1", "all")
-    assert "install docker.io docker-cli (engine and CLI, no recommends)" in descriptions(plan)
-    assert any(s.endswith("--no-install-recommends docker.io docker-cli") for s in plan_for(text))
+    # its plan (docker.io with docker-cli): data/plans/install/raspios-trixie-armhf-bare.yaml
 
 
-def test_a_card_without_package_lists_asks_apt_after_the_refresh() -> None:
-    """A freshly flashed card may have no lists: apt-cache knows docker-cli only after update."""
-    text = recorded("raspios-trixie-armhf-bare").replace(f"=== candidates ===\ndocker-cli: {TRIXIE_CLI}",
-                                                          "=== candidates ===\n")
-    facts = parse_facts(text)
-    assert not facts.install.cli_candidate and not facts.apt_lists_fresh
-    shown = plan_for(text)
-    assert shown[1].endswith("apt-get -q -o DPkg::Lock::Timeout=300 update; fi")
-    assert shown[2].endswith("--no-install-recommends docker.io "
-                             "$(apt-cache show docker-cli >/dev/null 2>&1 && echo docker-cli)")
-    pinned = plan_for(text, engine_version="26.1.5+dfsg1-9")
-    assert any("docker.io=26.1.5+dfsg1-9 $(apt-cache show docker-cli >/dev/null 2>&1 && echo "
-               "docker-cli=26.1.5+dfsg1-9)" in s for s in pinned)
-
-
-def test_bookworm_installs_docker_io_alone_it_has_the_cli() -> None:
-    shown = plan_for(probe(extra={"apt-lists-fresh": "/var/lib/apt/lists/deb_bookworm_Packages"}))
-    assert any(s.endswith("--no-install-recommends docker.io") for s in shown)
-    assert not any("docker-cli" in s for s in shown)
-
-
-def test_a_trixie_host_left_without_the_cli_gets_it_and_nothing_else() -> None:
+def test_recorded_trixie_host_without_the_cli_is_seen_as_such() -> None:
     text = recorded("debian-trixie-arm64-no-cli", docker="26.1.5+dfsg1", groups="pi docker")
     facts = parse_facts(text)
     assert facts.docker_version == "26.1.5+dfsg1" and not facts.install.docker_cli
     assert facts.install.engine == "distro"
-    ctx = context(inventory(1), {"pi1": text})
-    plan = InstallPhase().plan(ctx, "pi1", "all")
-    assert descriptions(plan) == [
-        LOG_ROTATION.description, REFRESH_LISTS.description,
-        "install the docker command (docker-cli)",
-        "wait until the engine answers",
-    ]
-    assert plan.steps[2].command.endswith("--no-install-recommends docker-cli")
-
-
-def test_a_bookworm_host_without_the_cli_reinstalls_docker_io() -> None:
-    text = probe(docker="20.10.24+dfsg1", groups="pi docker",
-                 extra={"docker-cli": "", "apt-lists-fresh": "/var/lib/apt/lists/deb_bookworm_Packages"})
-    assert any(s.endswith("--no-install-recommends --reinstall docker.io") for s in plan_for(text))
-
-
-def test_a_docker_ce_host_without_the_cli_gets_docker_ce_cli() -> None:
-    text = probe(docker="28.0.4", groups="pi docker", extra={
-        "docker-cli": "", "docker-pkgs": "docker-ce install ok installed 5:28.0.4-1~debian.12~bookworm\n"
-                                          "containerd.io install ok installed 1.7.27-1"})
-    assert parse_facts(text).install.engine == "docker-ce"
-    assert any(s.endswith("--no-install-recommends docker-ce-cli") for s in plan_for(text))
-
-
-def test_engine_version_pins_engine_and_cli() -> None:
-    shown = plan_for(recorded("raspios-trixie-armhf-bare"), engine_version=TRIXIE_CLI)
-    assert any(s.endswith(f"docker.io={TRIXIE_CLI} docker-cli={TRIXIE_CLI}") for s in shown)
+    # its plan (docker-cli and nothing else): data/plans/install/debian-trixie-arm64-no-cli.yaml
 
 
 # -- docker-ce from Docker's repository -------------------------------------------------------
@@ -129,34 +77,6 @@ def test_docker_ce_repository_follows_os_codename_and_dpkg_arch(
     assert f"URIs: https://download.docker.com/linux/{distro}\\n" in entry
     assert f"Suites: {codename}\\n" in entry and f"Architectures: {arch}\\n" in entry
     assert "Signed-By: /etc/apt/keyrings/docker.asc" in entry
-
-
-def test_docker_ce_dry_run_shows_the_exact_commands() -> None:
-    shown = plan_for(recorded("raspios-trixie-armhf-bare"), engine="docker-ce",
-                     engine_version="5:28.0.4-1~debian.13~trixie", engine_repo="http://10.77.154.11:8080/linux")
-    text = "\n".join(shown)
-    assert "curl -fsSL http://10.77.154.11:8080/linux/debian/gpg -o /etc/apt/keyrings/docker.asc.tmp" in text
-    assert "> /etc/apt/sources.list.d/docker.sources" in text
-    at = next(i for i, s in enumerate(shown) if "docker.sources" in s)
-    assert shown[at + 1].endswith("apt-get -q -o DPkg::Lock::Timeout=300 update")
-    assert shown[at + 2].endswith("--no-install-recommends docker-ce=5:28.0.4-1~debian.13~trixie "
-                                  "docker-ce-cli=5:28.0.4-1~debian.13~trixie containerd.io")
-    assert [s for s in shown if "docker.sources" in s] == [shown[at]]  # one sources entry
-
-
-def test_docker_ce_over_docker_io_is_refused_with_the_fix() -> None:
-    ctx = context(inventory(1), {"pi1": probe(docker="20.10.24+dfsg1")}, engine="docker-ce")
-    [problem] = InstallPhase().problems(ctx, "pi1")
-    assert "docker.io 20.10.24+dfsg1 is installed" in problem.message and "reset --purge" in problem.fix
-
-
-def test_the_default_engine_keeps_an_installed_docker_ce() -> None:
-    text = probe(docker="28.0.4", groups="pi docker", extra={
-        "docker-pkgs": "docker-ce install ok installed 5:28.0.4-1~debian.12~bookworm\n"
-                       "docker-ce-cli install ok installed 5:28.0.4-1~debian.12~bookworm"})
-    ctx = context(inventory(1), {"pi1": text})
-    assert InstallPhase().problems(ctx, "pi1") == []
-    assert not InstallPhase().plan(ctx, "pi1", "all").needs_work
 
 
 # -- log rotation in daemon.json --------------------------------------------------------------

@@ -15,7 +15,7 @@ from cloudmesh.swarm.cli.main import COMMANDS
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.report import Reporter
 
-from .test_runner import Lab, inventory
+from .harness import Lab, named_inventory
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "result.schema.json").read_text())
 RUN_ACTION = sorted(set(COMMANDS) - {"backup", "restore"} | {"context"})  # backup: test_using
@@ -32,7 +32,7 @@ def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_every_command_prints_one_valid_document(command: str, dry_run: bool) -> None:
     out, err, doc = io.StringIO(), io.StringIO(), io.StringIO()
     extras = Extras(targets=("pi2",), labels=("disk=ssd",))
-    code = run_action(command, inventory(), RunOptions(dry_run=dry_run),
+    code = run_action(command, named_inventory(["pi1", "pi2", "pi3"]), RunOptions(dry_run=dry_run),
                       Reporter(file=err, err=err, json_file=doc), as_json=True,
                       connector=Lab().connect, extras=extras, skip_verify=True)
     assert out.getvalue() == ""  # human output went to the other stream

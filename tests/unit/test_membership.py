@@ -11,9 +11,9 @@ from cloudmesh.swarm.inventory import expand_hosts, extend, load, managers
 from cloudmesh.swarm.inventory_file import add_hosts, remove_hosts
 from cloudmesh.swarm.phases.membership import RemovePhase
 
+from .harness import context, descriptions, inventory
 from .probes import probe
 from .test_node_plans import cluster
-from .test_plans import context, descriptions, inventory
 
 FILE = """# the red cluster
 name: red   # cluster name

@@ -15,8 +15,8 @@ from cloudmesh.swarm.phases.configure import ConfigurePhase, join_step
 from cloudmesh.swarm.phases.network import check_advertise, check_pool_collisions
 from cloudmesh.swarm.plan import Secret
 
+from .harness import context
 from .probes import probe, swarm_info
-from .test_plans import context
 
 DATA = Path(__file__).parent / "data"
 

@@ -21,9 +21,9 @@ from cloudmesh.swarm.phases.prepare import (
 )
 from cloudmesh.swarm.report import Reporter
 
+from .harness import context, inventory
 from .probes import node_row, probe, swarm_info
 from .test_facts import run_probe_sections
-from .test_plans import context, inventory
 
 DATA = Path(__file__).parent / "data" / "facts" / "pi"
 # case: model, arch, machine, temperature, get_throttled value, now, since boot, root, memory MB

@@ -3,63 +3,18 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from cloudmesh.swarm.actions import run_action
-from cloudmesh.swarm.errors import ConnectError
 from cloudmesh.swarm.facts import PROBE_SCRIPT
-from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.report import Reporter
-from cloudmesh.swarm.transport import Result, SshTarget, Transport
+from cloudmesh.swarm.transport import Result
 
+from .harness import Lab, named_inventory
 from .probes import probe
-
-Handler = Callable[[str, str], Result]
-
-
-class FakeTransport:
-    """Answers the probe from a canned text and other commands from a handler; records all."""
-
-    def __init__(self, name: str, handler: Handler, calls: list[tuple[str, str]]) -> None:
-        self.name = name
-        self.handler = handler
-        self.calls = calls
-
-    async def run(self, command: str, *, sudo: bool = False, stdin: str = "",
-                  timeout: float = 60.0) -> Result:
-        self.calls.append((self.name, command))
-        return self.handler(self.name, command)
-
-    async def put(self, data: bytes, path: str, *, mode: str = "0644", sudo: bool = False) -> Result:
-        return Result(0, "", "")
-
-    async def close(self) -> None:
-        pass
-
-
-def bare(name: str, command: str) -> Result:
-    if command == PROBE_SCRIPT:
-        return Result(0, probe(name), "")
-    return Result(0, "", "")
-
-
-class Lab:
-    def __init__(self, handler: Handler = bare, unreachable: tuple[str, ...] = ()) -> None:
-        self.calls: list[tuple[str, str]] = []
-        self.handler = handler
-        self.unreachable = unreachable
-
-    async def connect(self, target: SshTarget, options: RunOptions) -> Transport:
-        if target.name in self.unreachable:
-            raise ConnectError(target.name, f"cannot connect to {target.address}:22: refused")
-        return FakeTransport(target.name, self.handler, self.calls)
-
-    def commands(self, host: str | None = None) -> list[str]:
-        return [c for h, c in self.calls if c != PROBE_SCRIPT and (host is None or h == host)]
 
 
 @pytest.fixture(autouse=True)
@@ -69,14 +24,9 @@ def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DOCKER_CONFIG", raising=False)
 
 
-def inventory(n: int = 3) -> Inventory:
-    return Inventory.model_validate(
-        {"name": "t", "hosts": [{"name": f"pi{i}", "address": f"10.0.0.{i}"} for i in range(1, n + 1)]})
-
-
 def run(action: str, lab: Lab, **options: object) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = run_action(action, inventory(), RunOptions(**options), Reporter(file=out, err=err),  # type: ignore[arg-type]
+    code = run_action(action, named_inventory(["pi1", "pi2", "pi3"]), RunOptions(**options), Reporter(file=out, err=err),  # type: ignore[arg-type]
                       connector=lab.connect, skip_verify=True)
     return code, out.getvalue(), err.getvalue()
 

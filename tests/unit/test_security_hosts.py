@@ -18,9 +18,9 @@ from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Runner
 from cloudmesh.swarm.transport import Result
 
+from .harness import Lab, context, inventory
 from .probes import node_row, probe, swarm_info
-from .test_plans import bare_cluster, context, inventory
-from .test_runner import Lab
+from .test_plans import bare_cluster
 
 
 @pytest.fixture(autouse=True)

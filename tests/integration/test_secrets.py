@@ -1,4 +1,4 @@
-"""Last: nothing any command printed or wrote in this run holds a password or a join token,
+"""Run last (marker `last`, ordered by conftest.py): nothing any command printed or wrote in this run holds a password or a join token,
 and every file the tool wrote is private (0600 files, 0700 directories)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from .cli import OUTPUTS
 from .test_security import PASSWORD
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.last]
 
 
 def test_no_secret_in_any_output_log_or_state_file(swarm_home: Path, lab_inventory: Path) -> None:

@@ -1,0 +1,116 @@
+"""The one fake host and the one context builder every unit test shares.
+
+`context` turns probe texts into the Context a phase plans from; `FakeTransport` answers
+the probe (and, through a handler, any other command) and records what was run; `Lab` hands
+the runner one FakeTransport per host (k0sctl's rigtest MockRunner, httpx's MockTransport).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cloudmesh.swarm.errors import ConnectError
+from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
+from cloudmesh.swarm.inventory import Inventory, managers
+from cloudmesh.swarm.options import RunOptions
+from cloudmesh.swarm.phases import Context
+from cloudmesh.swarm.transport import Result, SshTarget, Transport
+
+from .probes import probe
+
+Handler = Callable[[str, str], Result]
+
+
+def inventory(n: int = 3, **host: object) -> Inventory:
+    """pi1..pi<n> at 10.0.0.11.., the last host updated with `host` (role, labels, ...)."""
+    hosts: list[dict[str, object]] = [{"name": f"pi{i}", "address": f"10.0.0.{10 + i}"} for i in range(1, n + 1)]
+    hosts[-1].update(host)
+    return Inventory.model_validate({"name": "t", "hosts": hosts})
+
+
+def named_inventory(names: list[str]) -> Inventory:
+    """The hosts `names` at 10.0.0.1.. in that order."""
+    return Inventory.model_validate(
+        {"name": "t", "hosts": [{"name": h, "address": f"10.0.0.{i}"} for i, h in enumerate(names, 1)]})
+
+
+def context(inv: Inventory | None, probes: dict[str, str], **options: object) -> Context:
+    """The Context a phase sees after probing: facts parsed from `probes` (host -> probe text);
+    without an inventory, the probed hosts are it (see named_inventory)."""
+    inv = inv if inv is not None else named_inventory(list(probes))
+    ctx = Context(inv, RunOptions(**options), managers(inv))  # type: ignore[arg-type]
+    ctx.facts = {name: parse_facts(text) for name, text in probes.items()}
+    return ctx
+
+
+def descriptions(plan: object) -> list[str]:
+    return [step.description for step in plan.steps]  # type: ignore[attr-defined]
+
+
+def bare(name: str, command: str) -> Result:
+    """A fresh host: the probe shows no Docker, every other command succeeds quietly."""
+    if command == PROBE_SCRIPT:
+        return Result(0, probe(name), "")
+    return Result(0, "", "")
+
+
+def canned(probes: dict[str, str]) -> Handler:
+    """The probe answers `probes[host]`; any other command is unexpected (exit 99)."""
+
+    def handler(name: str, command: str) -> Result:
+        return Result(0, probes[name], "") if command == PROBE_SCRIPT else Result(99, "", "unexpected")
+
+    return handler
+
+
+class FakeTransport:
+    """One host: answers every command from `handler(host, command)` and records it in
+    `calls` (shared by a Lab's hosts); `read_only` makes any upload a test failure."""
+
+    def __init__(self, name: str, handler: Handler, calls: list[tuple[str, str]] | None = None,
+                 *, read_only: bool = False) -> None:
+        self.name = name
+        self.handler = handler
+        self.calls: list[tuple[str, str]] = [] if calls is None else calls
+        self.read_only = read_only
+
+    @property
+    def commands(self) -> list[str]:
+        """What ran on this host, the probe included, in order."""
+        return [c for h, c in self.calls if h == self.name]
+
+    async def run(self, command: str, *, sudo: bool = False, stdin: str = "",
+                  timeout: float = 60.0) -> Result:
+        self.calls.append((self.name, command))
+        return self.handler(self.name, command)
+
+    async def put(self, data: bytes, path: str, *, mode: str = "0644", sudo: bool = False) -> Result:
+        if self.read_only:
+            raise AssertionError(f"{self.name}: must not write to a host ({path})")
+        return Result(0, "", "")
+
+    async def close(self) -> None:
+        pass
+
+
+class Lab:
+    """A connector for the runner: one FakeTransport per host, all recording into `calls`."""
+
+    def __init__(self, handler: Handler = bare, unreachable: tuple[str, ...] = (),
+                 *, read_only: bool = False) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.handler = handler
+        self.unreachable = unreachable
+        self.read_only = read_only
+        self.transports: dict[str, FakeTransport] = {}
+
+    async def connect(self, target: SshTarget, options: RunOptions) -> Transport:
+        if target.name in self.unreachable:
+            raise ConnectError(target.name, f"cannot connect to {target.address}:22: refused")
+        transport = FakeTransport(target.name, self.handler, self.calls, read_only=self.read_only)
+        self.transports[target.name] = transport
+        return transport  # type: ignore[return-value]
+
+    def commands(self, host: str | None = None) -> list[str]:
+        """What ran besides the probe, on `host` or on all hosts."""
+        return [c for h, c in self.calls if c != PROBE_SCRIPT and (host is None or h == host)]
