@@ -375,3 +375,25 @@ def test_an_even_manager_count_needs_force(n: int, chosen: dict[int, str]) -> No
     assert message.startswith(f"hosts: role: {len(chosen)} managers is an even count")
     assert "--force" in message and len(message.splitlines()) == 1
     assert managers(inv, force=True) == [f"pi{i}" for i in sorted(chosen)]
+
+
+def test_a_newline_never_reaches_a_name(tmp_path: Path) -> None:
+    """`$` in a pattern matches before a final newline, and names go into shell lines and
+    files: names and the cluster name are stripped, a label key with one is refused."""
+    path = tmp_path / "inv.yaml"
+    path.write_text('name: "red\\n"\nhosts:\n  - name: "pi1\\n"\n    address: 10.0.0.1\n')
+    inv = load(path)
+    assert inv.name == "red" and inv.hosts[0].name == "pi1"
+    path.write_text('name: red\nhosts:\n  - name: pi1\n    address: 10.0.0.1\n'
+                    '    labels: {"disk\\n": ssd}\n')
+    with pytest.raises(InventoryError):
+        load(path)
+
+
+def test_hostname_for_refuses_a_trailing_newline() -> None:
+    from cloudmesh.swarm.errors import UsageError
+    from cloudmesh.swarm.phases.hostname import hostname_for
+
+    assert hostname_for("pi1") == "pi1"
+    with pytest.raises(UsageError):
+        hostname_for("pi1\n")

@@ -705,7 +705,7 @@ def parse_sshd(text: str) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(pairs.items()))
 
 
-KEY_TYPE = re.compile(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+$")
+KEY_TYPE = re.compile(r"^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+\Z")
 
 
 def parse_authorized_keys(text: str) -> tuple[str, ...]:

@@ -14,7 +14,7 @@ from typing import Any
 
 from cloudmesh.swarm.errors import UsageError
 
-_STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 SHELLS = ("bash", "zsh", "fish")
 
 

@@ -35,7 +35,7 @@ from cloudmesh.swarm.image.errors import ImageError, ImageInputError
 from cloudmesh.swarm.image.progress import Meter
 from cloudmesh.swarm.image.source import BLOCK
 
-_DEVICE = re.compile(r"^/[A-Za-z0-9._/+-]+$")
+_DEVICE = re.compile(r"^/[A-Za-z0-9._/+-]+\Z")
 ZEROS = bytes(BLOCK)
 
 

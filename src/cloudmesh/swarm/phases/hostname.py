@@ -15,7 +15,7 @@ from cloudmesh.swarm.errors import UsageError
 from cloudmesh.swarm.phases import Context, Phase
 from cloudmesh.swarm.plan import Plan, Step
 
-_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
 
 
 def hostname_for(host: str) -> str:

@@ -47,7 +47,7 @@ _IMAGE = re.compile(  # Docker's reference grammar: [registry[:port]/]path[:tag]
 
 def check_image(reference: str) -> str:
     """A Docker image reference, never an option (`--test-image -v/:/x`): bad input otherwise."""
-    if len(reference) > 255 or not _IMAGE.match(reference):
+    if len(reference) > 255 or not _IMAGE.fullmatch(reference):
         raise UsageError(f"--test-image: {reference!r} is not an image reference (e.g. busybox, "
                          "registry:5000/busybox:1.36)")
     return reference
