@@ -27,7 +27,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                     help="architecture of new hosts: amd64 (default) or arm64 (qemu-user: "
                     "no containers run, see docs/lab.md)")
     up.add_argument("--offline", action="store_true",
-                    help="air-gapped hosts: their only route out is the apt mirror")
+                    help="air-gapped hosts: routes only to the apt mirror and this machine's "
+                    "name servers (no registry reachable)")
     up.add_argument("--hosts", metavar="SPEC", help="per-host kinds, e.g. "
                     "'pi[1-2]:bookworm,pi3:trixie:arm64' (unnamed hosts: --os, --arch)")
     verbs.add_parser("down", help="remove the lab's hosts, volumes, network and files")
