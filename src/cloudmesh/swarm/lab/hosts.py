@@ -157,11 +157,13 @@ class Lab:
         wanted = {i: kinds.get(i, default) for i in range(1, count + 1) if i not in existing}
         self._check_inotify(count + len(self._others()))
         images = {kind: image.ensure(self.client, kind, say) for kind in set(wanted.values())}
-        for host in existing.values():  # a stopped foreign host needs its binfmt handler too
-            if host.kind:
-                from cloudmesh.swarm.lab import binfmt
+        # every host's architecture: a stopped foreign host needs its binfmt handler too
+        arches = {k.arch for k in wanted.values()} | {
+            h.kind.split("/")[1] for h in existing.values() if h.kind}
+        from cloudmesh.swarm.lab import binfmt
 
-                binfmt.ensure(host.kind.split("/")[1])
+        for arch in arches:
+            binfmt.ensure(arch)
         network = self._network()
         public_key = self._key_pair()
         started = time.monotonic()
@@ -169,8 +171,7 @@ class Lab:
         booting = [i for i in indexes
                    if self._start(i, wanted.get(i, default), images.get(wanted.get(i, default), ""),
                                   network, public_key)]
-        emulated = any(k.arch != image.host_arch() for k in wanted.values()) or any(
-            h.kind and not h.kind.endswith("/" + image.host_arch()) for h in existing.values())
+        emulated = arches - {image.host_arch()}
         keys = self._wait_for_ssh(indexes, BOOT_TIMEOUT_EMULATED if emulated else BOOT_TIMEOUT)
         if booting:
             say(f"booted {len(booting)} lab host(s) in {time.monotonic() - started:.1f} s")
