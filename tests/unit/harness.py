@@ -13,7 +13,7 @@ from cloudmesh.swarm.errors import ConnectError
 from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
 from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.phases import Context
+from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.transport import Result, SshTarget, Transport
 
 from .probes import probe

@@ -27,7 +27,6 @@ from cloudmesh.swarm.facts import (
     split_sections,
 )
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.phases import Problem
 from cloudmesh.swarm.phases.prepare import (
     PreparePhase,
     check_arch,
@@ -41,7 +40,7 @@ from cloudmesh.swarm.phases.prepare import (
     check_python,
     check_sudo,
 )
-from cloudmesh.swarm.plan import Secret
+from cloudmesh.swarm.plan import Problem, Secret
 from cloudmesh.swarm.report import Reporter
 
 from .harness import FakeTransport, Lab, canned, context, named_inventory

@@ -17,7 +17,8 @@ from ruamel.yaml import YAML
 from cloudmesh.swarm.errors import UsageError
 from cloudmesh.swarm.facts import split_sections
 from cloudmesh.swarm.inventory import Inventory
-from cloudmesh.swarm.phases import Context, Phase
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.access import HardenPhase, KeysPhase
 from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.hostname import HostnamePhase

@@ -4,7 +4,7 @@ verify clean-up is a process on the host."""
 
 from __future__ import annotations
 
-from cloudmesh.swarm.phases import Context
+from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases.verify import (
     STOP_EARLIER_CLEANUP,
     cleanup_command,

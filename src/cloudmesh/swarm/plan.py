@@ -1,4 +1,4 @@
-"""Values a phase returns and the runner runs: Secret, Step, Plan. No I/O here.
+"""Values a phase returns and the runner runs: Secret, Step, Plan, Problem, Batch. No I/O here.
 
 The printed plan is what apply runs, so `--dry-run` cannot drift from the real run.
 """
@@ -75,6 +75,26 @@ class Plan:
     @classmethod
     def noop(cls, reason: str, *notes: str) -> Plan:
         return cls((), reason, tuple(notes))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about one host; warnings are reported but do not fail the host."""
+
+    message: str
+    fix: str = ""
+    warning: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.message} (fix: {self.fix})" if self.fix else self.message
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Hosts that run a phase's stage together; `stage` lets one phase plan several kinds."""
+
+    stage: str
+    hosts: tuple[str, ...]
 
 
 _TOKEN = re.compile(r"SWMTKN-[A-Za-z0-9-]+")

@@ -16,8 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cloudmesh.swarm.errors import SwarmError
-from cloudmesh.swarm.phases import Problem
-from cloudmesh.swarm.plan import Plan, Secret, Step, printable, redact
+from cloudmesh.swarm.plan import Plan, Problem, Secret, Step, printable, redact
 
 
 def clean(text: object) -> str:

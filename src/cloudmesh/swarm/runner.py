@@ -20,11 +20,12 @@ from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
 from cloudmesh.swarm.hostlog import HostLog
 from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
-from cloudmesh.swarm.plan import Plan
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.plan import Batch, Plan, Problem
 from cloudmesh.swarm.transport import SshTarget, SshTransport, Transport
 
 if TYPE_CHECKING:
+    from cloudmesh.swarm.phases import Phase
     from cloudmesh.swarm.report import Reporter
 
 T = TypeVar("T")

@@ -10,8 +10,9 @@ sshd reloads; a reload keeps existing sessions, including ours.
 
 from __future__ import annotations
 
-from cloudmesh.swarm.phases import Context, Phase, Problem
-from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase
+from cloudmesh.swarm.plan import Plan, Problem, Step
 
 DROP_IN = "/etc/ssh/sshd_config.d/00-cms-swarm.conf"
 MAIN = "/etc/ssh/sshd_config"

@@ -11,9 +11,10 @@ import shlex
 from collections.abc import Iterable
 
 from cloudmesh.swarm.facts import NodeRow
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.network import advertise_of, init_options, remote_addr
-from cloudmesh.swarm.plan import Plan, Secret, Step
+from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, Step
 from cloudmesh.swarm.transport import Transport
 
 SWARM_PORT = 2377

@@ -12,7 +12,8 @@ import re
 import shlex
 
 from cloudmesh.swarm.errors import UsageError
-from cloudmesh.swarm.phases import Context, Phase
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.plan import Plan, Step
 
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cloudmesh.swarm.facts import HostFacts
-from cloudmesh.swarm.phases import Context, Problem
+from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases.install import ENGINE_UP
 from cloudmesh.swarm.phases.network import advertise_ip
-from cloudmesh.swarm.plan import Step
+from cloudmesh.swarm.plan import Problem, Step
 
 FIX_HINT = "cms-swarm check --fix (or create --fix-identities) gives the copies new ones"
 

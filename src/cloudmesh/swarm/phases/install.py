@@ -13,8 +13,9 @@ import json
 import shlex
 
 from cloudmesh.swarm.facts import HostFacts
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
-from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase
+from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 
 APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300"
 # An apt or dpkg that outlived its SSH session (a killed run) may still hold the locks

@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cloudmesh.swarm.facts import NodeRow
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.nodes import manager_rows, node_of
-from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 
 WAIT_TASKS = 180  # seconds for the tasks of a drained node to stop
 WAIT_CONVERGE = 60  # seconds for services to have all replicas running elsewhere

@@ -12,7 +12,8 @@ import ipaddress
 import shlex
 
 from cloudmesh.swarm.facts import HostFacts
-from cloudmesh.swarm.phases import Context, Problem
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.plan import Problem
 
 OVERLAY_POOL = "10.0.0.0/8"  # swarm's default-addr-pool
 BRIDGES = (("docker0", "172.17.0.0/16"), ("docker_gwbridge", "172.18.0.0/16"))

@@ -11,8 +11,9 @@ import shlex
 from dataclasses import dataclass
 
 from cloudmesh.swarm.facts import NodeRow
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem, leader_batch, no_swarm_problem
-from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase, leader_batch, no_swarm_problem
+from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 
 OPS = ("promote", "demote", "drain", "activate", "label", "rebalance")
 

@@ -6,10 +6,11 @@ import time
 from collections import Counter
 
 from cloudmesh.swarm.facts import KNOWN_CODENAMES, HostFacts, parse_arch, parse_kernel_version
-from cloudmesh.swarm.phases import Context, Phase, Problem
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.identity import check_identities, check_node_name, identity_steps
 from cloudmesh.swarm.phases.network import check_advertise, check_pool_collisions
-from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.plan import Plan, Problem, Step
 
 SUPPORTED_ARCHES = ("arm64", "armhf", "amd64")
 MIN_KERNEL = (3, 10)

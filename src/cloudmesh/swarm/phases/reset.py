@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from cloudmesh.swarm.phases import Batch, Context, Phase
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.install import APT
-from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.plan import Batch, Plan, Step
 
 PURGE = (
     Step("stop the engine", "systemctl disable --now docker.socket docker containerd 2>/dev/null; true",

@@ -6,9 +6,10 @@ token, and the unlock key reaches the Engine API in a request body on stdin.
 
 from __future__ import annotations
 
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem, leader_batch, no_swarm_problem
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase, leader_batch, no_swarm_problem
 from cloudmesh.swarm.phases.configure import api_post
-from cloudmesh.swarm.plan import Plan, Secret, Step
+from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, Step
 
 
 class RotateTokensPhase(Phase):

@@ -11,11 +11,12 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass, field
 
-from cloudmesh.swarm.phases import Batch, Context, Phase, Problem, no_swarm_problem
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.phases import Phase, no_swarm_problem
 from cloudmesh.swarm.phases.install import APT, ENGINE_UP, REFRESH_LISTS, WAIT_FOR_APT
 from cloudmesh.swarm.phases.membership import services_back, tasks_stopped
 from cloudmesh.swarm.phases.nodes import node_of
-from cloudmesh.swarm.plan import Plan, Step
+from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 
 WAIT_READY = 180  # seconds for an upgraded node to be Ready again
 

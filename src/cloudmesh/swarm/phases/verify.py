@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING
 
 from cloudmesh.swarm.errors import HostError, UsageError
 from cloudmesh.swarm.hostlog import private_dir, state_dir
-from cloudmesh.swarm.phases import Context, Problem
-from cloudmesh.swarm.plan import Step
+from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.plan import Problem, Step
 
 if TYPE_CHECKING:
     from cloudmesh.swarm.runner import Runner

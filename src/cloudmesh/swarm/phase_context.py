@@ -1,0 +1,62 @@
+"""What a phase may read: the Context of one command (inventory, options, facts, secrets).
+
+Kept apart from the phases package so that the runner and the report need not import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cloudmesh.swarm.facts import HostFacts, NodeRow
+from cloudmesh.swarm.inventory import HostSpec, Inventory
+from cloudmesh.swarm.options import RunOptions
+from cloudmesh.swarm.plan import Secret
+
+
+@dataclass
+class Context:
+    """What a phase may read: inventory, options, managers and the latest facts of all hosts."""
+
+    inventory: Inventory
+    options: RunOptions
+    managers: list[str]
+    facts: dict[str, HostFacts] = field(default_factory=dict)
+    addresses: dict[str, str] = field(default_factory=dict)  # host -> IP the SSH link reached
+    clock_offsets: dict[str, float] = field(default_factory=dict)  # host clock - ours, seconds
+    secrets: dict[str, Secret] = field(default_factory=dict)
+
+    def spec(self, name: str) -> HostSpec:
+        return self.inventory.host(name)
+
+    def role(self, name: str) -> str:
+        return "manager" if name in self.managers else "worker"
+
+    def ip(self, name: str) -> str:
+        return self.addresses.get(name) or self.spec(name).address
+
+    def swarm_managers(self) -> list[str]:
+        """Inventory managers that are active managers of a swarm now, in inventory order."""
+        return [
+            name
+            for name in self.managers
+            if (f := self.facts.get(name)) and f.swarm and f.swarm.local_state == "active"
+            and f.swarm.is_manager
+        ]
+
+    def leader(self) -> str | None:
+        """The inventory host that is the swarm leader, else any active manager of ours."""
+        active = self.swarm_managers()
+        for name in active:
+            if any(row.self and row.is_leader for row in self.facts[name].nodes):
+                return name
+        return active[0] if active else None
+
+    def node_rows(self) -> tuple[NodeRow, ...]:
+        """The swarm's node list as the leader (or an active manager) sees it."""
+        leader = self.leader()
+        return self.facts[leader].nodes if leader else ()
+
+    def cluster_id(self) -> str:
+        leader = self.leader()
+        state = self.facts[leader].swarm if leader else None
+        return state.cluster_id if state else ""
