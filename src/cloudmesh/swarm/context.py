@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from cloudmesh.swarm.inventory import HostSpec, Inventory
+from cloudmesh.swarm.private_files import PRIVATE_FILE, parent_dir, replace_private
 from cloudmesh.swarm.transport import DEFAULT_KNOWN_HOSTS
 
 
@@ -72,14 +73,10 @@ def ssh_config_text(inventory: Inventory) -> str:
     return "\n".join(lines)
 
 
-def _write(path: Path, text: str, mode: int = 0o600) -> None:
+def _write(path: Path, text: str, mode: int = PRIVATE_FILE) -> None:
     """Atomically: a temporary file beside it, then rename."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.cms-swarm-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    parent_dir(path)
+    replace_private(path, text, mode=mode)
 
 
 def include_line() -> str:

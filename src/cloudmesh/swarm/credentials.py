@@ -13,6 +13,7 @@ from pathlib import Path
 
 from cloudmesh.swarm.errors import UsageError
 from cloudmesh.swarm.plan import Secret
+from cloudmesh.swarm.private_files import write_private
 
 DEFAULT_KEY = Path("~/.ssh/id_ed25519")
 
@@ -52,8 +53,6 @@ def ensure_key_pair(path: Path) -> tuple[str, bool]:
         return key.export_public_key().decode().strip(), False
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = asyncssh.generate_private_key("ssh-ed25519", comment=f"cms-swarm@{os.uname().nodename}")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key.export_private_key())
+    write_private(path, key.export_private_key(), exclusive=True)
     public.write_bytes(key.export_public_key())
     return public.read_text().strip(), True

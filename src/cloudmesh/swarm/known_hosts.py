@@ -10,9 +10,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
-import tempfile
 from pathlib import Path
+
+from cloudmesh.swarm.private_files import replace_private
 
 
 def entry_name(address: str, port: int) -> str:
@@ -64,13 +64,5 @@ def replace_keys(path: Path, name: str, keys: list[str]) -> bool:
             if not (len(line.split()) >= 3 and not line.startswith(("#", "@"))
                     and _matches(line.split()[0], name))]
     kept += [f"{name} {key}" for key in keys]
-    fd, tmp = tempfile.mkstemp(prefix=".known_hosts.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write("\n".join(kept) + "\n")
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_private(path, "\n".join(kept) + "\n")
     return True

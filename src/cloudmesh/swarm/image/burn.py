@@ -25,6 +25,7 @@ from cloudmesh.swarm.image.errors import ImageError
 from cloudmesh.swarm.image.pipeline import Hasher, prefetch
 from cloudmesh.swarm.image.progress import Meter
 from cloudmesh.swarm.image.source import BLOCK, ImageSource
+from cloudmesh.swarm.private_files import private_fd
 
 MARKER = b"CMS-SWARM BURN INCOMPLETE\n"
 BLKFLSBUF = 0x1261
@@ -77,9 +78,7 @@ def _open_target(target: Target) -> int:
 
             raise DeviceRefused(f"--device: cannot open {target.path} for writing: "
                                 f"{error.strerror}") from None
-    fd = os.open(target.path, os.O_WRONLY | os.O_CREAT, 0o600)  # it will hold secrets (customize)
-    os.fchmod(fd, 0o600)
-    return fd
+    return private_fd(target.path)  # it will hold secrets (customize)
 
 
 def write(source: ImageSource, target: Target, *, quiet: bool = False) -> Written:

@@ -34,6 +34,7 @@ from cloudmesh.swarm.image import mbr
 from cloudmesh.swarm.image.errors import ImageError, ImageInputError
 from cloudmesh.swarm.image.progress import Meter
 from cloudmesh.swarm.image.source import BLOCK
+from cloudmesh.swarm.private_files import open_private
 
 _DEVICE = re.compile(r"^/[A-Za-z0-9._/+-]+\Z")
 ZEROS = bytes(BLOCK)
@@ -66,9 +67,7 @@ def check_device(device: str) -> str:
 def private_file(path: Path) -> IO[bytes]:
     """`path` opened for writing, mode 0600 whatever the umask: a card holds shadow hashes,
     SSH host keys, the swarm's Raft keys and Wi-Fi passwords (closed by close/abort)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)
-    return os.fdopen(fd, "wb")
+    return open_private(path, "wb")
 
 
 class Compressor:

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from cloudmesh.swarm.image.errors import ImageError, ToolMissing
+from cloudmesh.swarm.private_files import write_private
 
 _ENV = {"MTOOLS_SKIP_CHECK": "1", "MTOOLS_NO_VFAT": "0", "MTOOLSRC": os.devnull}
 
@@ -69,9 +70,7 @@ class Fat:
             os.chmod(tmp, 0o700)
             for name, data in files.items():
                 local = Path(tmp) / name
-                fd = os.open(local, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
+                write_private(local, data)
                 self._run([_tool("mcopy"), "-o", "-i", self.spec, str(local), f"::/{name}"],
                           f"writing {name}")
                 local.unlink()

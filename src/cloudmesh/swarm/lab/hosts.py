@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import ipaddress
-import os
 import re
 import socket
 import tarfile
@@ -28,9 +27,10 @@ from docker.types import IPAMConfig, IPAMPool
 from hostlist import expand_hostlist
 
 from cloudmesh.swarm.errors import UsageError
-from cloudmesh.swarm.hostlog import private_dir, state_dir
+from cloudmesh.swarm.hostlog import state_dir
 from cloudmesh.swarm.lab import image
 from cloudmesh.swarm.lab.image import Kind, LabError
+from cloudmesh.swarm.private_files import private_dir, write_private
 
 MAX_HOSTS = 200
 INOTIFY = Path("/proc/sys/fs/inotify/max_user_instances")
@@ -231,9 +231,7 @@ class Lab:
         private_dir(self.directory)
         if not self.key_path.exists():
             key = asyncssh.generate_private_key("ssh-ed25519", comment=f"cms-swarm-{self.name}")
-            fd = os.open(self.key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(key.export_private_key())
+            write_private(self.key_path, key.export_private_key())
             self.key_path.with_suffix(".pub").write_bytes(key.export_public_key())
         return self.key_path.with_suffix(".pub").read_text().strip()
 
@@ -320,13 +318,13 @@ class Lab:
 
     def _write_known_hosts(self, keys: dict[int, str]) -> None:
         lines = [f"{self.address(i)} {key}\n" for i, key in sorted(keys.items())]
-        _write_private(self.known_hosts_path, "".join(lines))
+        write_private(self.known_hosts_path, "".join(lines))
 
     def _write_inventory(self, count: int) -> None:
         kinds = {h.name: h.kind for h in self.hosts()}
         hosts = "".join(f"  - name: pi{i}" + (f"    # {kinds[f'pi{i}']}" if kinds.get(f"pi{i}") else "")
                         + f"\n    address: {self.address(i)}\n" for i in range(1, count + 1))
-        _write_private(self.inventory_path, (
+        write_private(self.inventory_path, (
             f"# written by 'cms-swarm lab up {count}' for the lab '{self.name}'\n"
             f"name: {self.name}\n"
             "ssh:\n"
@@ -431,9 +429,3 @@ def _port_open(address: str, port: int) -> bool:
             return bool(connection.recv(4))  # sshd sends its banner first
     except OSError:
         return False
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
