@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cloudmesh.swarm.credentials import ask_become_password, read_secret
 from cloudmesh.swarm.errors import InputError, SwarmError
 from cloudmesh.swarm.image.errors import ImageInputError
 
@@ -127,21 +128,8 @@ def _wants_settings(args: argparse.Namespace) -> bool:
 
 
 def _secret(what: str, from_stdin: bool, flag: str) -> str:
-    if from_stdin:
-        line = sys.stdin.readline().rstrip("\r\n")
-        if not line:
-            raise ImageInputError(f"{flag}: no {what} on stdin")
-        return line
-    if not sys.stdin.isatty():
-        raise ImageInputError(f"no terminal to ask for the {what}: use {flag} and pipe it in")
-    import getpass
-
-    first = getpass.getpass(f"{what}: ")
-    if not first:
-        raise ImageInputError(f"no {what} given")
-    if getpass.getpass(f"{what} (again): ") != first:
-        raise ImageInputError(f"the two {what}s differ")
-    return first
+    """A password being set on the card: from stdin, or asked twice on the terminal."""
+    return read_secret(what, flag, from_stdin, confirm=True, error=ImageInputError).reveal()
 
 
 def _public_keys(path: str | None) -> list[str]:
@@ -401,11 +389,7 @@ def _capture(args: argparse.Namespace) -> int:
     target = _ssh_target(args)
     password = None
     if args.ask_become_pass:
-        import getpass
-
-        from cloudmesh.swarm.plan import Secret
-
-        password = Secret(getpass.getpass("sudo password: "))
+        password = ask_become_password()
 
     said: list[str] = []
 

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncssh
 import docker
 import docker.errors
 from docker.models.containers import Container
 from docker.types import IPAMConfig, IPAMPool
 from hostlist import expand_hostlist
 
+from cloudmesh.swarm.credentials import ensure_key_pair
 from cloudmesh.swarm.errors import UsageError
 from cloudmesh.swarm.hostlog import state_dir
 from cloudmesh.swarm.lab import image
@@ -229,11 +229,7 @@ class Lab:
     def _key_pair(self) -> str:
         """The lab's SSH key (made once, 0600); returns the public key line."""
         private_dir(self.directory)
-        if not self.key_path.exists():
-            key = asyncssh.generate_private_key("ssh-ed25519", comment=f"cms-swarm-{self.name}")
-            write_private(self.key_path, key.export_private_key())
-            self.key_path.with_suffix(".pub").write_bytes(key.export_public_key())
-        return self.key_path.with_suffix(".pub").read_text().strip()
+        return ensure_key_pair(self.key_path, comment=f"cms-swarm-{self.name}")[0]
 
     def _start(self, index: int, kind: Kind, image_name: str, network: str,
                public_key: str) -> bool:
