@@ -32,7 +32,7 @@ from cloudmesh.swarm.phases.verify import VerifyPhase
 from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
-from cloudmesh.swarm.transport import DEFAULT_KNOWN_HOSTS, SshTransport
+from cloudmesh.swarm.transport import SshTransport
 
 ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
     "check": (PreparePhase(),),
@@ -225,7 +225,7 @@ def record_host_keys(runner: Runner) -> None:
     the connections their old keys authenticated), where it held others."""
     from cloudmesh.swarm import known_hosts
 
-    path = (runner.inventory.ssh.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+    path = known_hosts.known_hosts_file(runner.inventory.ssh.known_hosts)
     for name in runner.alive(runner.results):
         facts = runner.ctx.facts.get(name)
         if facts is None or not facts.identity.host_keys:

@@ -18,7 +18,7 @@ from typing import Any
 
 from cloudmesh.swarm.inventory import HostSpec, Inventory
 from cloudmesh.swarm.private_files import PRIVATE_FILE, parent_dir, replace_private
-from cloudmesh.swarm.transport import DEFAULT_KNOWN_HOSTS
+from cloudmesh.swarm.ssh_settings import openssh_host_block, ssh_target
 
 
 def context_name(cluster: str) -> str:
@@ -60,16 +60,10 @@ def endpoint(inventory: Inventory, spec: HostSpec) -> str:
 def ssh_config_text(inventory: Inventory) -> str:
     """One Host block per host (any may become the manager the context uses): user, port,
     key, known_hosts, host keys checked."""
-    known = (inventory.ssh.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser().absolute()
     lines = [(f"# written by cms-swarm for the Docker context {context_name(inventory.name)}; "
               "rewritten by `cms-swarm context`"), ""]
     for spec in inventory.hosts:
-        lines += [f"Host {spec.address}", f"    User {inventory.user_of(spec)}",
-                  f"    Port {inventory.port_of(spec)}"]
-        if inventory.ssh.key is not None:
-            lines += [f"    IdentityFile {inventory.ssh.key.expanduser().absolute()}",
-                      "    IdentitiesOnly yes"]
-        lines += [f"    UserKnownHostsFile {known}", "    StrictHostKeyChecking yes", ""]
+        lines += openssh_host_block(ssh_target(inventory, spec))
     return "\n".join(lines)
 
 

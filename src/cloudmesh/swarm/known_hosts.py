@@ -14,6 +14,13 @@ from pathlib import Path
 
 from cloudmesh.swarm.private_files import replace_private
 
+DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
+
+
+def known_hosts_file(configured: Path | None) -> Path:
+    """The known_hosts file in use: the inventory's `ssh.known_hosts`, else ssh's own."""
+    return (configured or DEFAULT_KNOWN_HOSTS).expanduser()
+
 
 def entry_name(address: str, port: int) -> str:
     """The host field ssh writes: `address`, or `[address]:port` off port 22."""

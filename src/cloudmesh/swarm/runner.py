@@ -22,6 +22,7 @@ from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.plan import Batch, Plan, Problem
+from cloudmesh.swarm.ssh_settings import ssh_target
 from cloudmesh.swarm.transport import SshTarget, SshTransport, Transport
 
 if TYPE_CHECKING:
@@ -70,17 +71,9 @@ class Runner:
 
     # -- connections -------------------------------------------------------------------
     def target(self, name: str) -> SshTarget:
-        spec = self.inventory.host(name)
-        return SshTarget(
-            name=name,
-            address=spec.address,
-            port=self.inventory.port_of(spec),
-            user=self.inventory.user_of(spec),
-            key=self.inventory.ssh.key,
-            known_hosts=self.inventory.ssh.known_hosts,
-            strict_host_keys=self.options.strict_host_keys,
-            connect_timeout=self.options.connect_timeout,
-        )
+        return ssh_target(self.inventory, self.inventory.host(name),
+                          strict_host_keys=self.options.strict_host_keys,
+                          connect_timeout=self.options.connect_timeout)
 
     async def connect(self) -> None:
         """One connection per host, all at once; a host that cannot connect fails."""

@@ -462,7 +462,7 @@ def _cluster_name(args: argparse.Namespace) -> str:
 
 def _ssh_target(args: argparse.Namespace) -> Any:
     from cloudmesh.swarm import inventory
-    from cloudmesh.swarm.transport import SshTarget
+    from cloudmesh.swarm.ssh_settings import ssh_target
 
     if args.inventory:
         if args.user or args.key or args.port:
@@ -479,6 +479,5 @@ def _ssh_target(args: argparse.Namespace) -> Any:
         if len(inv.hosts) != 1:
             raise ImageInputError(f"HOST: {args.host!r} names {len(inv.hosts)} hosts; capture one")
     spec = inv.host(args.host) if args.inventory else inv.hosts[0]
-    return SshTarget(name=spec.name, address=spec.address, port=inv.port_of(spec),
-                     user=inv.user_of(spec), key=inv.ssh.key, known_hosts=inv.ssh.known_hosts,
-                     strict_host_keys=args.strict_host_keys, connect_timeout=args.connect_timeout)
+    return ssh_target(inv, spec, strict_host_keys=args.strict_host_keys,
+                      connect_timeout=args.connect_timeout)
