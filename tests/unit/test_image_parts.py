@@ -164,8 +164,10 @@ def test_key_comment_escapes_stay_literal() -> None:
 
 
 def test_os_release_parser() -> None:
-    parsed = customize.parse_os_release('PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\n'
-                                        "# comment\nID=raspbian\nVERSION_CODENAME=bookworm\n")
+    from cloudmesh.swarm.os_release import os_release_values
+
+    parsed = os_release_values('PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\n'
+                               "# comment\nID=raspbian\nVERSION_CODENAME=bookworm\n")
     assert parsed == {"PRETTY_NAME": "Raspbian GNU/Linux 12 (bookworm)", "ID": "raspbian",
                       "VERSION_CODENAME": "bookworm"}
 

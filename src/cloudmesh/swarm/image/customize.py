@@ -29,6 +29,7 @@ from cloudmesh.swarm.image import ext4, mbr
 from cloudmesh.swarm.image.errors import ImageError, ImageInputError
 from cloudmesh.swarm.image.fat import Fat
 from cloudmesh.swarm.image.source import ImageSource
+from cloudmesh.swarm.os_release import os_release_values
 
 CGROUP_FLAGS = ("cgroup_enable=memory", "cgroup_memory=1")
 CLOUD_INIT_FILES = ("user-data", "meta-data", "network-config")
@@ -138,19 +139,6 @@ class Layout:
     boot_mount: str = "/boot/firmware"
 
 
-def parse_os_release(text: str) -> dict[str, str]:
-    values = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() and not key.startswith("#"):
-            try:
-                parts = shlex.split(value)
-            except ValueError:
-                parts = [value]
-            values[key.strip()] = parts[0] if parts else ""
-    return values
-
-
 def detect(image: Path) -> Layout:
     """Partitions, FAT boot, ext root, OS release and mechanism of an image file or device."""
     import os
@@ -179,7 +167,7 @@ def detect(image: Path) -> Layout:
         text = ext4.read_file(image, root.offset, "/etc/os-release") or \
             ext4.read_file(image, root.offset, "/usr/lib/os-release")
         if text:
-            layout.os_release = parse_os_release(text.decode("utf-8", "replace"))
+            layout.os_release = os_release_values(text.decode("utf-8", "replace"))
         fstab = (ext4.read_file(image, root.offset, "/etc/fstab") or b"").decode("utf-8", "replace")
         mounts = [line.split()[1] for line in fstab.splitlines()
                   if len(line.split()) > 2 and line.split()[2] == "vfat" and not line.startswith("#")]
