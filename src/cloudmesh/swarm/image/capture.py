@@ -35,6 +35,7 @@ from cloudmesh.swarm.image.errors import ImageError, ImageInputError
 from cloudmesh.swarm.image.progress import Meter
 from cloudmesh.swarm.image.source import BLOCK
 from cloudmesh.swarm.private_files import open_private
+from cloudmesh.swarm.sha256_file import write_sha256_file
 
 _DEVICE = re.compile(r"^/[A-Za-z0-9._/+-]+\Z")
 ZEROS = bytes(BLOCK)
@@ -301,7 +302,7 @@ async def capture(transport: Any, device: str, output: Path, *, shrink: bool = F
         head.unlink(missing_ok=True)
         part.unlink(missing_ok=True)
     digest = _sha256_file(output)
-    Path(f"{output}.sha256").write_text(f"{digest}  {output.name}\n")
+    write_sha256_file(output, digest)
     return Captured(output, size, image_size, output.stat().st_size, digest, mounted,
                     shrunk_from, grows, stripped)
 

@@ -19,6 +19,7 @@ from cloudmesh.swarm.image import burn, mbr
 from cloudmesh.swarm.image.device import human
 from cloudmesh.swarm.image.errors import ImageInputError
 from cloudmesh.swarm.image.source import open_image
+from cloudmesh.swarm.sha256_file import expected_sha256
 
 TYPE_NAMES = {0x0B: "FAT32", 0x0C: "FAT32 (LBA)", 0x0E: "FAT16 (LBA)", 0x06: "FAT16",
               0x83: "Linux", 0x82: "Linux swap", 0x05: "extended", 0x0F: "extended (LBA)"}
@@ -257,10 +258,12 @@ def plan(layout: Any, files: dict[str, str]) -> tuple[list[str], list[str]]:
 def _sha(path: Path, size: int, quiet: bool) -> dict[str, Any]:
     digest = burn.sha256_of(path, size, title="sha256", quiet=quiet, cold=False)
     out: dict[str, Any] = {"sha256": digest, "sha256_of_bytes": size}
-    sidecar = Path(f"{path}.sha256")
-    if sidecar.is_file():
-        expected = sidecar.read_bytes().decode("ascii", "replace").split()[:1]
-        out["sha256_file"] = "matches" if expected == [digest] else "DIFFERS"
+    try:
+        expected = expected_sha256(path)
+    except (OSError, ValueError):  # unreadable, or not a sha256sum file
+        expected = ""
+    if expected is not None:
+        out["sha256_file"] = "matches" if expected == digest else "DIFFERS"
     return out
 
 
