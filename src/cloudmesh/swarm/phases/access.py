@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
+from cloudmesh.swarm.phases.shell import RELOAD_SSHD
 from cloudmesh.swarm.plan import Plan, Problem, Step
 
 DROP_IN = "/etc/ssh/sshd_config.d/00-cms-swarm.conf"
@@ -24,7 +25,7 @@ SETTINGS = (  # ChallengeResponseAuthentication: the name every OpenSSH since 7.
 HARDENED = {"passwordauthentication": "no", "permitrootlogin": "no"}
 # sshd re-executes itself on SIGHUP and is not listening for a moment: wait until it is again,
 # so the next connection (the user's next command) is not refused.
-RELOAD = ("{ systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || service ssh reload; } "
+RELOAD = (f"{{ {RELOAD_SSHD} || service ssh reload; }} "
           "&& sleep 0.3 && i=0 && while [ $i -lt 50 ] && ! ss -Hltnp 2>/dev/null | grep -q '\"sshd\"'; "
           "do sleep 0.1; i=$((i+1)); done")
 BLOCK_BEGIN, BLOCK_END = "# BEGIN cms-swarm harden", "# END cms-swarm harden"

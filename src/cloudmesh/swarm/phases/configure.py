@@ -14,33 +14,15 @@ from cloudmesh.swarm.facts import NodeRow
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.network import advertise_of, init_options, remote_addr
+from cloudmesh.swarm.phases.shell import api_post
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, Step
 from cloudmesh.swarm.transport import Transport
 
 SWARM_PORT = 2377
 
-# Reads a JSON body on stdin and POSTs it to the local engine; prints the API's error.
-API_POST = (
-    "import http.client,socket,sys\n"
-    "class C(http.client.HTTPConnection):\n"
-    "    def connect(self):\n"
-    "        self.sock=socket.socket(socket.AF_UNIX); self.sock.settimeout(self.timeout)\n"
-    "        self.sock.connect('/var/run/docker.sock')\n"
-    "c=C('localhost',timeout=110)\n"
-    "c.request('POST',sys.argv[1],sys.stdin.buffer.read(),{'Content-Type':'application/json'})\n"
-    "r=c.getresponse(); body=r.read().decode(errors='replace')\n"
-    "sys.exit(0) if r.status<300 else sys.exit(sys.stderr.write(body) and 1)\n"
-)
-
-
 def host_port(address: str, port: int) -> str:
     """address:port, an IPv6 address in brackets ([fe80::1]:2377)."""
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
-
-
-def api_post(path: str) -> str:
-    """The command that POSTs its stdin (JSON) to the local Engine API at `path`."""
-    return f"python3 -c {shlex.quote(API_POST)} {path}"
 
 
 def join_step(ctx: Context, host: str, role: str) -> Step:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from cloudmesh.swarm.facts import HostFacts
 from cloudmesh.swarm.phase_context import Context
-from cloudmesh.swarm.phases.install import ENGINE_UP
 from cloudmesh.swarm.phases.network import advertise_ip
+from cloudmesh.swarm.phases.shell import ENGINE_UP, RELOAD_SSHD
 from cloudmesh.swarm.plan import Problem, Step
 
 FIX_HINT = "cms-swarm check --fix (or create --fix-identities) gives the copies new ones"
@@ -100,8 +100,7 @@ NEW_HOST_KEYS = (
     " && ssh-keygen -A -f \"$d\" >/dev/null"
     " && rm -f /etc/ssh/ssh_host_*_key /etc/ssh/ssh_host_*_key.pub"
     " && mv \"$d\"/etc/ssh/ssh_host_* /etc/ssh/ && rm -rf \"$d\""
-    " && (systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null"
-    " || pkill -HUP -x sshd || true)"
+    f" && ({RELOAD_SSHD} || pkill -HUP -x sshd || true)"
 )
 ENGINE_FILES = "/var/lib/docker/engine-id /etc/docker/key.json"
 # docker.service allows 3 starts a minute; a host restarted just before (install) is not stuck

@@ -15,21 +15,12 @@ import shlex
 from cloudmesh.swarm.facts import HostFacts
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
+from cloudmesh.swarm.phases.shell import APT, ENGINE_UP, REFRESH_LISTS, WAIT_FOR_APT
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 
-APT = "DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300"
-# An apt or dpkg that outlived its SSH session (a killed run) may still hold the locks
-# (`apt-get update`'s list lock has no timeout option): let it finish first, bounded.
-WAIT_FOR_APT = ("i=0; while pgrep -x apt-get >/dev/null || pgrep -x dpkg >/dev/null; do "
-                "i=$((i+1)); [ $i -ge 600 ] && break; sleep 1; done; ")
+# upgrade.py and backup.py still import these from here; the lead moves them to phases.shell
+__all__ = ["APT", "ENGINE_UP", "REFRESH_LISTS", "WAIT_FOR_APT", "InstallPhase"]
 
-REFRESH_LISTS = Step(
-    "refresh package lists when older than a day",
-    "if [ -z \"$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mmin -1440 | head -n 1)\" ]; "
-    f"then {WAIT_FOR_APT}{APT} update; fi",
-    sudo=True,
-    timeout=300,
-)
 KEYRING = "/etc/apt/keyrings/docker.asc"
 SOURCES = "/etc/apt/sources.list.d/docker.sources"
 DAEMON_JSON = "/etc/docker/daemon.json"
@@ -72,9 +63,6 @@ FINISH_DPKG = Step(
 START_ENGINE = Step("enable and start the engine",
                     "systemctl is-enabled -q docker && systemctl is-active -q docker "
                     "|| systemctl enable --now docker", sudo=True)
-# Until the engine answers on its socket (60 s at most); after a start, restart or restore.
-ENGINE_UP = ("i=0; until err=$(docker info 2>&1 >/dev/null); do i=$((i+1)); "  # keeps the last error
-             "[ $i -ge 120 ] && { printf '%s\\n' \"$err\" | tail -n 1 >&2; exit 1; }; sleep 0.5; done")
 WAIT_ENGINE = Step("wait until the engine answers", ENGINE_UP, sudo=True, timeout=90)
 
 

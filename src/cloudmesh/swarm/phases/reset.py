@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
-from cloudmesh.swarm.phases.install import APT
+from cloudmesh.swarm.phases.shell import APT
 from cloudmesh.swarm.plan import Batch, Plan, Step
 
 PURGE = (

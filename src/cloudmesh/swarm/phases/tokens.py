@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase, leader_batch, no_swarm_problem
-from cloudmesh.swarm.phases.configure import api_post
+from cloudmesh.swarm.phases.shell import api_post
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, Step
 
 
