@@ -156,7 +156,7 @@ def test_engine_wait_reports_the_engine_s_last_error(tmp_path) -> None:  # type:
     import os
     import subprocess
 
-    from cloudmesh.swarm.phases.install import ENGINE_UP
+    from cloudmesh.swarm.phases.shell import ENGINE_UP
 
     fake = tmp_path / "docker"
     fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n")
