@@ -31,6 +31,7 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
 from cloudmesh.swarm.errors import CommandError, HostError, InputError, PreflightError, UsageError
 from cloudmesh.swarm.inventory import Inventory
@@ -227,10 +228,26 @@ def check_members(data: bytes, name: str) -> None:
                 if count > MAX_MEMBERS or total > MAX_UNPACKED:
                     raise InputError(f"{name}: more than {MAX_MEMBERS} members or {MAX_UNPACKED} "
                                      "bytes unpacked; not a swarm backup")
+            if archive.fileobj is not None:
+                _read_to_the_end(archive.fileobj, name)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise InputError(f"{name}: not a gzip'd tar archive ({error})") from None
     if count == 0:
         raise InputError(f"{name}: empty archive; not a swarm backup")
+
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def _read_to_the_end(stream: _Readable, name: str) -> None:
+    """Read the gzip stream past the tar's last member, so that an archive cut short (its tar
+    members whole, its gzip end and checksum lost) is refused here and not on the host."""
+    left = MAX_UNPACKED
+    while chunk := stream.read(1 << 20):
+        left -= len(chunk)
+        if left < 0:
+            raise InputError(f"{name}: more than {MAX_UNPACKED} bytes unpacked; not a swarm backup")
 
 
 def run_restore(inventory: Inventory, options: RunOptions, reporter: Reporter, archive: Path,
