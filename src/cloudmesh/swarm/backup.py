@@ -125,6 +125,7 @@ async def _backup_work(runner: Runner, output: Path | None) -> int:
         raise InputError("backup: no swarm found on these hosts")
     cluster = ctx.cluster_id()
     path = check_output(output, ctx.inventory.name, runner.options.force)
+    runner.reporter.phase(BackupPhase.title, [host])
     if runner.options.dry_run:
         runner.reporter.plan(host, BackupPhase.title, BackupPhase(str(path)).plan(ctx, host, "backup"),
                              dry_run=True)
@@ -276,6 +277,7 @@ async def _restore_work(runner: Runner, data: bytes, host: str) -> int:
         await runner.refresh([host])  # an engine that was stopped shows its swarm only now
         check_not_in_swarm(runner, host)
     plan = RestorePhase(data).plan(runner.ctx, host, "restore")
+    runner.reporter.phase(RestorePhase.title, [host])
     if runner.options.dry_run:
         runner.reporter.plan(host, RestorePhase.title, plan, dry_run=True)
         runner.reporter.line("dry run: nothing was changed")
