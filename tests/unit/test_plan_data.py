@@ -20,6 +20,7 @@ from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.access import HardenPhase, KeysPhase
+from cloudmesh.swarm.phases.backup import BackupPhase, RestorePhase
 from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.hostname import HostnamePhase
 from cloudmesh.swarm.phases.install import InstallPhase
@@ -54,10 +55,13 @@ PHASES: dict[str, Callable[..., Phase]] = {
         op, tuple(targets), tuple(labels), force),
     "remove": lambda targets, force=False: RemovePhase(tuple(targets), force),
     "upgrade": UpgradePhase,
+    "backup": BackupPhase,
+    "restore": lambda data: RestorePhase(data.encode()),
 }
 # directories whose cases must name their phase (one directory per module of phases/)
 DIRECTORIES = {"access": ("keys", "harden"), "tokens": ("rotate-tokens", "autolock", "unlock"),
-               "membership": ("remove",), "identity": ("prepare",), "network": ("configure",)}
+               "membership": ("remove",), "identity": ("prepare",), "network": ("configure",),
+               "backup": ("backup", "restore")}
 CASE_KEYS = {"about", "phase", "args", "inventory", "options", "facts", "secrets", "clock_offsets",
              "host", "stage", "batches", "problems", "steps", "noop", "error"}
 

@@ -1,15 +1,22 @@
 """Back up a manager's swarm state and restore it on a (fresh) host, as Docker's admin guide
 says: stop Docker on one manager, archive /var/lib/docker/swarm, start it again; restore by
 unpacking that directory on the new host and `docker swarm init --force-new-cluster`.
+What runs on the host is a plan (phases/backup.py), so `--dry-run` shows exactly that; this
+module does the local side and the checks.
 
 The archive holds the swarm's Raft log and keys (with services, configs and secrets; the
 secrets are readable unless autolock is on), so it is written 0600 with a sha256 beside it.
 It streams over the command's single SSH connection; nothing lands on the host's disk.
 
-An archive to restore is not trusted: before any host is contacted it must be a gzip'd tar
-of regular files and directories under `swarm/` only (no links, devices or setuid bits,
-bounded sizes); the host unpacks it into a staging directory, checks the same again, and
-only then stops Docker and swaps the state in, putting the old state back on any failure.
+Restore checks everything it can before it changes anything, so exit 2 means nothing was
+done on any host. Here, before any host is contacted: the archive is a readable regular
+file of bounded size, matches its .sha256 (when there is one), and is a gzip'd tar of
+regular files and directories under `swarm/` only (no links, devices or setuid bits, bounded
+sizes). Then, from the host's facts before the first change: the host was reached (exit 1
+otherwise), it is not in a swarm already unless --force (exit 2), and the preflight checks of
+the prepare and install phases (sudo, OS, architecture, memory, disk, clock, daemon.json,
+...) pass (exit 1). On the host, the restore script checks the upload's sha256 and members
+again before it stops Docker, and puts the old state back on any failure.
 """
 
 from __future__ import annotations
@@ -18,28 +25,37 @@ import asyncio
 import hashlib
 import io
 import os
-import shlex
 import stat
 import tarfile
 import time
 import zlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Protocol
 
-from cloudmesh.swarm.errors import HostError, InputError, UsageError
+from cloudmesh.swarm.errors import CommandError, HostError, InputError, PreflightError, UsageError
 from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.phases.install import ENGINE_UP, InstallPhase
+from cloudmesh.swarm.phases import Phase
+from cloudmesh.swarm.phases.backup import (
+    DOCKER_ROOT,
+    START,
+    STOP,
+    UPLOAD,
+    WAIT_ACTIVE,
+    BackupPhase,
+    RestorePhase,
+    backup_source,
+    restore_script,
+)
+from cloudmesh.swarm.phases.install import InstallPhase
 from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.report import Reporter
-from cloudmesh.swarm.runner import Runner
+from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
 
-STOP = "systemctl stop docker.socket docker"
-START = "systemctl start docker"
-WAIT_ACTIVE = ("i=0; until [ \"$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)\" = active ]; "
-               "do i=$((i+1)); [ $i -ge 240 ] && exit 1; sleep 0.5; done")
-DOCKER_ROOT = "/var/lib/docker"
-UPLOAD = f"{DOCKER_ROOT}/cms-swarm-restore.tar.gz"
+__all__ = ["DOCKER_ROOT", "START", "STOP", "UPLOAD", "WAIT_ACTIVE", "BackupError", "check_archive",
+           "check_members", "check_output", "restore_script", "run_backup", "run_restore",
+           "sha256_line"]
 MAX_ARCHIVE = 2 << 30  # bytes of .tar.gz read into memory
 MAX_UNPACKED = 8 << 30  # bytes of all members together
 MAX_MEMBERS = 100_000
@@ -90,9 +106,10 @@ def check_output(output: Path | None, cluster: str, force: bool) -> Path:
     return path
 
 
-def run_backup(inventory: Inventory, options: RunOptions, reporter: Reporter, output: Path | None) -> int:
+def run_backup(inventory: Inventory, options: RunOptions, reporter: Reporter, output: Path | None,
+               connector: Connector = ssh_connector) -> int:
     output = check_output(output, inventory.name, options.force)
-    runner = Runner(inventory, options, reporter)
+    runner = Runner(inventory, options, reporter, connector)
     reporter.result["command"] = "backup"
     return asyncio.run(_guarded(runner, lambda: _backup_work(runner, output)))
 
@@ -101,55 +118,70 @@ async def _backup_work(runner: Runner, output: Path | None) -> int:
     await runner.connect()
     await runner.refresh()
     ctx = runner.ctx
-    leader = ctx.leader()
-    if leader is None and any(r.failed for r in runner.results.values()):
+    host = backup_source(ctx)
+    if host is None and any(r.failed for r in runner.results.values()):
         return 1  # the unreachable hosts were reported; "no swarm" would be a guess
-    if leader is None:
+    if host is None:
         raise InputError("backup: no swarm found on these hosts")
-    managers = ctx.swarm_managers()
-    # a manager that is not the leader: the swarm keeps its leader while Docker is stopped
-    host = next((m for m in managers if m != leader), leader)
     cluster = ctx.cluster_id()
     path = check_output(output, ctx.inventory.name, runner.options.force)
-    command = f"set -e; {STOP}; trap '{START}' EXIT; tar -C /var/lib/docker -czf - swarm"
+    runner.reporter.phase(BackupPhase.title, [host])
     if runner.options.dry_run:
-        runner.reporter.line(f"{host}: would stream /var/lib/docker/swarm to {path}: sudo {command}")
+        runner.reporter.plan(host, BackupPhase.title, BackupPhase(str(path)).plan(ctx, host, "backup"),
+                             dry_run=True)
         runner.reporter.line("dry run: nothing was changed")
         return 0
-    runner.reporter.line(f"{host}: stopping Docker on this manager, archiving /var/lib/docker/swarm"
-                         + (" (the only manager: the swarm pauses meanwhile)" if host == leader else ""))
-    size, digest = await _stream_to_file(runner, host, command, path)
-    waited = await runner.transports[host].run(WAIT_ACTIVE, sudo=True, timeout=150)
-    if not waited.ok:
-        raise BackupError(host, "Docker did not come back into the swarm after the backup")
+    archive = ArchiveFile(path)
+    plan = BackupPhase(str(path), archive.write).plan(ctx, host, "backup")
+    try:
+        await runner.apply(host, plan)
+    except CommandError as error:
+        if error.step == plan.steps[0].description:
+            archive.discard()
+            raise BackupError(host, f"archiving the swarm state failed (exit {error.exit_status}): "
+                                    f"{error.stderr.strip()[-200:]}") from None
+        archive.finish()  # complete; only Docker's return failed
+        raise BackupError(host, "Docker did not come back into the swarm after the backup") from None
+    except BaseException:
+        archive.discard()
+        raise
+    if archive.size == 0:
+        archive.discard()
+        raise BackupError(host, "archiving the swarm state failed (exit 0): no data")
+    archive.finish()
+    digest = archive.digest.hexdigest()
     path.with_name(path.name + ".sha256").write_text(sha256_line(path, digest))
-    runner.reporter.result["backup"] = {"path": str(path), "sha256": digest, "bytes": size,
+    runner.reporter.result["backup"] = {"path": str(path), "sha256": digest, "bytes": archive.size,
                                         "host": host}
-    runner.reporter.line(f"backup of swarm {cluster[:12]} from {host}: {path} ({size} bytes, "
+    runner.reporter.line(f"backup of swarm {cluster[:12]} from {host}: {path} ({archive.size} bytes, "
                          f"sha256 {digest[:16]}...); it holds the swarm's keys: keep it private")
     return 0
 
 
-async def _stream_to_file(runner: Runner, host: str, command: str, path: Path) -> tuple[int, str]:
-    """The command's stdout into `path` (0600, replaced only when complete); (bytes, sha256)."""
-    digest = hashlib.sha256()
-    tmp = path.with_name(f".{path.name}.partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    size = 0
-    with os.fdopen(fd, "wb") as handle:
-        def sink(data: bytes) -> None:
-            nonlocal size
-            handle.write(data)
-            digest.update(data)
-            size += len(data)
+class ArchiveFile:
+    """The backup as it streams in: a 0600 temporary file beside `path`, put in place only
+    when complete (`finish`), removed on failure (`discard`); its size and sha256."""
 
-        result = await runner.transports[host].stream_out(command, sink, sudo=True, timeout=600)
-    if not result.ok or size == 0:
-        tmp.unlink(missing_ok=True)
-        raise BackupError(host, f"archiving the swarm state failed (exit {result.exit_status}): "
-                                f"{result.stderr.strip()[-200:]}")
-    os.replace(tmp, path)
-    return size, digest.hexdigest()
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.partial")
+        self.digest = hashlib.sha256()
+        self.size = 0
+        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._handle = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        self._handle.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+
+    def finish(self) -> None:
+        self._handle.close()
+        os.replace(self.tmp, self.path)
+
+    def discard(self) -> None:
+        self._handle.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def check_archive(path: Path) -> bytes:
@@ -197,50 +229,32 @@ def check_members(data: bytes, name: str) -> None:
                 if count > MAX_MEMBERS or total > MAX_UNPACKED:
                     raise InputError(f"{name}: more than {MAX_MEMBERS} members or {MAX_UNPACKED} "
                                      "bytes unpacked; not a swarm backup")
+            if archive.fileobj is not None:
+                _read_to_the_end(archive.fileobj, name)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise InputError(f"{name}: not a gzip'd tar archive ({error})") from None
     if count == 0:
         raise InputError(f"{name}: empty archive; not a swarm backup")
 
 
-def restore_script(address: str, digest: str, root: str = DOCKER_ROOT) -> str:
-    """Check the upload, unpack it aside, check again; only then stop Docker and swap the
-    state in. Any failure after the swap puts the old state back; Docker is always restarted."""
-    return f"""set -e
-d={shlex.quote(root)}; u="$d/cms-swarm-restore.tar.gz"; s="$d/cms-swarm-restore.d"
-old="$d/swarm.cms-swarm-old"; stopped=; moved=
-finish() {{
-  st=$?
-  if [ $st -ne 0 ] && [ -n "$moved" ]; then
-    echo "restore failed: the earlier swarm state is put back" >&2
-    {STOP} || true; rm -rf "$d/swarm"; if [ -d "$old" ]; then mv "$old" "$d/swarm"; fi
-  fi
-  if [ $st -ne 0 ] && [ -n "$stopped" ]; then {START} || true; fi
-  rm -rf "$s" "$u"; exit $st
-}}
-trap finish EXIT
-echo "{digest}  $u" | sha256sum -c --status || {{ echo "the uploaded archive is damaged" >&2; exit 3; }}
-rm -rf "$s"; mkdir -m 700 "$s"
-tar -C "$s" --no-same-owner -xzf "$u" swarm
-bad=$(find "$s" -mindepth 1 \\( ! -type f ! -type d -o -perm /7000 -o -type f -links +1 \\) -print | head -n 3)
-[ -z "$bad" ] || {{ echo "the archive holds links, devices or setuid files: $bad" >&2; exit 3; }}
-[ "$(ls -A "$s")" = swarm ] || {{ echo "the archive holds more than swarm/" >&2; exit 3; }}
-stopped=1; {STOP}
-rm -rf "$old"; if [ -e "$d/swarm" ]; then mv "$d/swarm" "$old"; fi
-moved=1; mv "$s/swarm" "$d/swarm"
-{START}
-{ENGINE_UP}
-docker swarm init --force-new-cluster --advertise-addr {shlex.quote(address)} >/dev/null
-{WAIT_ACTIVE}
-moved=; rm -rf "$old"
-echo services=$(docker service ls -q | wc -l) secrets=$(docker secret ls -q | wc -l)
-"""
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def _read_to_the_end(stream: _Readable, name: str) -> None:
+    """Read the gzip stream past the tar's last member, so that an archive cut short (its tar
+    members whole, its gzip end and checksum lost) is refused here and not on the host."""
+    left = MAX_UNPACKED
+    while chunk := stream.read(1 << 20):
+        left -= len(chunk)
+        if left < 0:
+            raise InputError(f"{name}: more than {MAX_UNPACKED} bytes unpacked; not a swarm backup")
 
 
 def run_restore(inventory: Inventory, options: RunOptions, reporter: Reporter, archive: Path,
-                host: str) -> int:
+                host: str, connector: Connector = ssh_connector) -> int:
     data = check_archive(archive)
-    runner = Runner(inventory, options, reporter)
+    runner = Runner(inventory, options, reporter, connector)
     reporter.result["command"] = "restore"
     return asyncio.run(_guarded(runner, lambda: _restore_work(runner, data, host)))
 
@@ -249,27 +263,58 @@ async def _restore_work(runner: Runner, data: bytes, host: str) -> int:
     await runner.connect()
     if host not in runner.transports:
         return 1  # unreachable or host key refused: reported by connect
+    await runner.refresh([host])
+    if runner.results[host].failed:
+        return 1  # the probe failed: reported
+    check_not_in_swarm(runner, host)
+    for phase in (PreparePhase(), InstallPhase()):  # checked before either changes anything
+        if not preflight(runner, phase, host):
+            return 1
     for phase in (PreparePhase(), InstallPhase()):  # a fresh host gets Docker first
         if not await runner.run_phase(phase):
             return 1
-    await runner.refresh([host])
+    if not runner.options.dry_run:
+        await runner.refresh([host])  # an engine that was stopped shows its swarm only now
+        check_not_in_swarm(runner, host)
+    plan = RestorePhase(data).plan(runner.ctx, host, "restore")
+    runner.reporter.phase(RestorePhase.title, [host])
+    if runner.options.dry_run:
+        runner.reporter.plan(host, RestorePhase.title, plan, dry_run=True)
+        runner.reporter.line("dry run: nothing was changed")
+        return 0
+    try:
+        result = await runner.apply(host, plan)
+    except CommandError as error:
+        if error.step == plan.steps[0].description:
+            raise BackupError(host, f"upload failed: {error.stderr.strip()[-200:]}") from None
+        raise BackupError(host, f"restore failed (exit {error.exit_status}): {error.stderr.strip()[-300:]}"
+                          + (" (an autolocked backup: unlock it first)" if "locked" in error.stderr else "")
+                          ) from None
+    said = result.stdout.strip() if result else ""
+    runner.reporter.line(f"{host}: swarm restored as its only manager: {said}; "
+                         "join more nodes with `cms-swarm add` or `create`")
+    return 0
+
+
+def check_not_in_swarm(runner: Runner, host: str) -> None:
+    """Bad input (exit 2) when the host is in a swarm already and --force was not given."""
     facts = runner.ctx.facts[host]
     if facts.swarm is not None and facts.in_swarm and not runner.options.force:
         raise InputError(f"{host}: already in a swarm ({facts.swarm.local_state}); "
                          "restore replaces it only with --force")
-    command = restore_script(runner.ctx.ip(host), hashlib.sha256(data).hexdigest())
-    if runner.options.dry_run:
-        runner.reporter.line(f"{host}: would upload the archive to {UPLOAD} and run as root:\n{command}")
-        runner.reporter.line("dry run: nothing was changed")
-        return 0
-    uploaded = await runner.transports[host].put(data, UPLOAD, mode="0600", sudo=True)
-    if not uploaded.ok:
-        raise BackupError(host, f"upload failed: {uploaded.stderr.strip()[-200:]}")
-    runner.reporter.line(f"{host}: restoring the swarm state and forcing a new cluster on it")
-    result = await runner.transports[host].run(command, sudo=True, timeout=300)
-    if not result.ok:
-        raise BackupError(host, f"restore failed (exit {result.exit_status}): {result.stderr.strip()[-300:]}"
-                          + (" (an autolocked backup: unlock it first)" if "locked" in result.stderr else ""))
-    runner.reporter.line(f"{host}: swarm restored as its only manager: {result.stdout.strip()}; "
-                         "join more nodes with `cms-swarm add` or `create`")
-    return 0
+
+
+def preflight(runner: Runner, phase: Phase, host: str) -> bool:
+    """The phase's problems on the facts as they are, before any phase changes the host: on
+    an error they are reported as the phase would report them, and the host fails. Warnings
+    alone are left for the phase to report when it runs."""
+    problems = phase.problems(runner.ctx, host)
+    errors = [str(p) for p in problems if not p.warning]
+    if not errors:
+        return True
+    runner.reporter.phase(phase.title, [host])
+    for problem in problems:
+        runner.log(host, f"{'warning' if problem.warning else 'problem'}: {problem}")
+        runner.reporter.problem(host, problem)
+    runner.fail(host, PreflightError(host, errors))
+    return False

@@ -21,9 +21,9 @@ from cloudmesh.swarm.hostlog import HostLog
 from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phase_context import Context
-from cloudmesh.swarm.plan import Batch, Plan, Problem
+from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 from cloudmesh.swarm.ssh_settings import ssh_target
-from cloudmesh.swarm.transport import SshTarget, SshTransport, Transport
+from cloudmesh.swarm.transport import Result, SshTarget, SshTransport, Transport
 
 if TYPE_CHECKING:
     from cloudmesh.swarm.phases import Phase
@@ -217,22 +217,24 @@ class Runner:
     async def _apply_planned(self, plans: dict[str, Plan], host: str) -> None:
         await self.apply(host, plans[host])
 
-    async def apply(self, host: str, plan: Plan) -> None:
-        """Run the plan's steps in order; stop at the first that fails."""
+    async def apply(self, host: str, plan: Plan) -> Result | None:
+        """Run the plan's steps in order; stop at the first that fails. The last step's
+        result (what it printed), None for an empty plan."""
         transport = self.transports[host]
         self.results[host].changed = True
+        result: Result | None = None
         for step in plan.steps:
             self.reporter.step(host, step)
             self.log(host, f"run: {step.description}: {step.shown()}")
             started = time.monotonic()
-            result = await transport.run(step.command, sudo=step.sudo, stdin=step.stdin_text(),
-                                         timeout=step.timeout)
+            result = await _execute(transport, step)
             self.log(host, f"exit {result.exit_status} after {time.monotonic() - started:.1f} s"
                      + (f"\nstdout: {result.stdout.strip()}" if result.stdout.strip() else "")
                      + (f"\nstderr: {result.stderr.strip()}" if result.stderr.strip() else ""))
             if not result.ok:
                 raise CommandError(host, step.description, result.exit_status, result.stderr,
                                    result.stdout)
+        return result
 
     async def _recheck(self, phase: Phase, batches: list[Batch], applied: set[str]) -> None:
         """Probe again and re-plan: a host that still has work did not converge."""
@@ -243,3 +245,14 @@ class Runner:
                 if plan.needs_work and host in applied:
                     left = ", ".join(step.description for step in plan.steps)
                     self.fail(host, NotConverged(host, f"{phase.title}: still to do after apply: {left}"))
+
+
+async def _execute(transport: Transport, step: Step) -> Result:
+    """A step that moves bytes (an upload, a download into a local file) runs itself over
+    the transport; any other step is its command."""
+    execute = getattr(step, "execute", None)
+    if callable(execute):
+        moved: Result = await execute(transport)
+        return moved
+    return await transport.run(step.command, sudo=step.sudo, stdin=step.stdin_text(),
+                               timeout=step.timeout)
