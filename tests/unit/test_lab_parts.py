@@ -7,6 +7,7 @@ import json
 import re
 import tarfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -153,3 +154,25 @@ def test_offline_lab_keeps_routes_to_non_loopback_name_servers(tmp_path: Path) -
                     "nameserver fd00::1\nsearch lan\nnameserver not-an-ip\n")
     assert hosts._name_servers(conf) == ["10.255.255.53"]
     assert hosts._name_servers(tmp_path / "absent") == []
+
+
+class _Exec:
+    """A container whose `cat` of the host key prints `output` (as docker's exec_run would)."""
+
+    def __init__(self, output: bytes) -> None:
+        self.output = output
+
+    def exec_run(self, command: list[str]) -> SimpleNamespace:
+        return SimpleNamespace(exit_code=0, output=self.output)
+
+
+@pytest.mark.parametrize(("output", "expected"), [
+    (b"ssh-ed25519 AAAAC3Nza root@pi1\n", "ssh-ed25519 AAAAC3Nza"),
+    (b"", ""),  # first boot still writing the key: not ready, asked again (was a ValueError)
+    (b"ssh-ed25519", ""),
+])
+def test_host_key_is_empty_until_the_key_file_is_whole(output: bytes, expected: str) -> None:
+    container = _Exec(output)
+    client = SimpleNamespace(containers=SimpleNamespace(get=lambda name: container))
+    lab = hosts.Lab("keys", "10.9.7.0/24", client=client)  # type: ignore[arg-type]
+    assert lab._host_key(1) == expected

@@ -271,7 +271,9 @@ class Lab:
         while len(keys) < len(indexes):
             for index in indexes:
                 if index not in keys and _port_open(self.address(index), 22):
-                    keys[index] = self._host_key(index)
+                    key = self._host_key(index)
+                    if key:  # else the key file is still being written: look again
+                        keys[index] = key
             if len(keys) < len(indexes):
                 if time.monotonic() > deadline:
                     late = [f"pi{i}" for i in indexes if i not in keys]
@@ -305,12 +307,14 @@ class Lab:
                                f"{result.output.decode(errors='replace').strip()[-200:]}")
 
     def _host_key(self, index: int) -> str:
+        """The host's ed25519 public key line, '' while the file is empty or partly written
+        (first boot makes it; under load sshd's port can open first)."""
         container = self.client.containers.get(self.container_name(index))
         result = container.exec_run(["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
         if result.exit_code != 0:
             raise LabError(f"pi{index}: no SSH host key: {result.output.decode(errors='replace')}")
-        kind, blob = result.output.decode().split()[:2]
-        return f"{kind} {blob}"
+        words = result.output.decode(errors="replace").split()
+        return f"{words[0]} {words[1]}" if len(words) >= 2 else ""
 
     def _write_known_hosts(self, keys: dict[int, str]) -> None:
         lines = [f"{self.address(i)} {key}\n" for i, key in sorted(keys.items())]
