@@ -50,12 +50,13 @@ from cloudmesh.swarm.phases.backup import (
 )
 from cloudmesh.swarm.phases.install import InstallPhase
 from cloudmesh.swarm.phases.prepare import PreparePhase
+from cloudmesh.swarm.private_files import open_private
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
+from cloudmesh.swarm.sha256_file import expected_sha256, sidecar, write_sha256_file
 
 __all__ = ["DOCKER_ROOT", "START", "STOP", "UPLOAD", "WAIT_ACTIVE", "BackupError", "check_archive",
-           "check_members", "check_output", "restore_script", "run_backup", "run_restore",
-           "sha256_line"]
+           "check_members", "check_output", "restore_script", "run_backup", "run_restore"]
 MAX_ARCHIVE = 2 << 30  # bytes of .tar.gz read into memory
 MAX_UNPACKED = 8 << 30  # bytes of all members together
 MAX_MEMBERS = 100_000
@@ -86,10 +87,6 @@ async def _guarded(runner: Runner, work: Callable[[], Awaitable[int]]) -> int:
                 **{k: v for k, v in runner.reporter.result.items() if k != "command"}})
         runner.reporter.close()
         await runner.close()
-
-
-def sha256_line(path: Path, digest: str) -> str:
-    return f"{digest}  {path.name}\n"
 
 
 def check_output(output: Path | None, cluster: str, force: bool) -> Path:
@@ -150,7 +147,7 @@ async def _backup_work(runner: Runner, output: Path | None) -> int:
         raise BackupError(host, "archiving the swarm state failed (exit 0): no data")
     archive.finish()
     digest = archive.digest.hexdigest()
-    path.with_name(path.name + ".sha256").write_text(sha256_line(path, digest))
+    write_sha256_file(path, digest)
     runner.reporter.result["backup"] = {"path": str(path), "sha256": digest, "bytes": archive.size,
                                         "host": host}
     runner.reporter.line(f"backup of swarm {cluster[:12]} from {host}: {path} ({archive.size} bytes, "
@@ -167,8 +164,7 @@ class ArchiveFile:
         self.tmp = path.with_name(f".{path.name}.partial")
         self.digest = hashlib.sha256()
         self.size = 0
-        fd = os.open(self.tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        self._handle = os.fdopen(fd, "wb")
+        self._handle = open_private(self.tmp, "wb")
 
     def write(self, data: bytes) -> None:
         self._handle.write(data)
@@ -197,14 +193,12 @@ def check_archive(path: Path) -> bytes:
         data = path.read_bytes()
     except OSError as error:
         raise InputError(f"{path}: cannot read: {error.strerror}") from None
-    sums = path.with_name(path.name + ".sha256")
-    if sums.exists():
-        try:
-            words = sums.read_text(encoding="ascii").split()
-        except (OSError, UnicodeDecodeError):
-            raise InputError(f"{sums}: not a sha256 file (sha256sum format)") from None
-        if hashlib.sha256(data).hexdigest() != (words[0].lower() if words else ""):
-            raise InputError(f"{path}: sha256 does not match {sums.name}: the archive is damaged")
+    try:
+        expected = expected_sha256(path)
+    except (OSError, ValueError):
+        raise InputError(f"{sidecar(path)}: not a sha256 file (sha256sum format)") from None
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        raise InputError(f"{path}: sha256 does not match {sidecar(path).name}: the archive is damaged")
     check_members(data, str(path))
     return data
 
