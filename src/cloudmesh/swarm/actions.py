@@ -208,7 +208,8 @@ async def _enough_reached(runner: Runner, command: Command) -> bool:
                                   "which could not be reached (see above); fix them or change "
                                   "their role in the inventory")
             return False
-    if command.report == "summary" and "remove" not in command.phases:  # those say it themselves
+    # status/context show lost hosts in their table; remove names its unreachable targets
+    if command.report == "summary" and "remove" not in command.phases:
         runner.reporter.line(f"going on without {', '.join(lost)} (not reached); exit code 1 "
                              "at the end")
     return True

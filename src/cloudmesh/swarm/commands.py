@@ -132,7 +132,9 @@ class Command:
     forms: bool = False  # forms or joins the swarm: an even manager count is bad input
     report: Report = "summary"
     after: tuple[After, ...] = ()
-    extras: str = "plain"  # how cli/main reads its secrets/targets (cli.main.EXTRAS)
+    # what cli/main reads for it before any host is touched: plain, targets (inventory hosts),
+    # add (new hosts), keys/unlock (a secret), harden; backup/restore: backup.py runs them
+    extras: str = "plain"
     options: Callable[[argparse.ArgumentParser], None] | None = None  # added before `flags`
     parser: Callable[[SubParsers], None] | None = None  # builds its own sub-parser (lab, image)
     run: Callable[[argparse.Namespace], int] | None = None  # runs itself, not through run_action
@@ -144,16 +146,8 @@ class Command:
 
     @property
     def changes_hosts(self) -> bool:
+        """It offers --dry-run (check too: --fix changes hosts)."""
         return DRY_RUN in self.flags
-
-    @property
-    def targeted(self) -> bool:
-        """It acts on some hosts of a cluster (HOSTS are inventory names)."""
-        return "targets" in self.dests
-
-    @property
-    def force_help(self) -> str:
-        return next((dict(f.keywords)["help"] for f in self.flags if f.names == ("--force",)), "")
 
 
 _NODE_OP = ("nodes",)
