@@ -210,7 +210,7 @@ def test_usage_lists_every_command_with_options_the_parser_accepts() -> None:
         subs = [sub] + [a.choices[w] for a in sub._actions if isinstance(a, argparse._SubParsersAction)
                         for w in (words[2:3] if words[1] == "image" else a.choices)]
         known = {o for s in subs for a in s._actions for o in a.option_strings}
-        for option in re.findall(r"(?<![\w-])(--?[a-z][a-z-]*)", " ".join(words[2:])):
+        for option in re.findall(r"(?<![\w-])(--?[a-z][a-z0-9-]*)", " ".join(words[2:])):
             assert option in known, f"swarm {words[1]}: {option} is not an option of cms-swarm {words[1]}"
 
 

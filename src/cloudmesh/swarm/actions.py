@@ -1,17 +1,19 @@
-"""Which phases each command runs, in order; `create` is prepare, install, configure, verify.
+"""Run a command (declared in commands.py): its phases in order, then its after-steps.
 
-An action is a list of phases (k0sctl's action/apply.go): a new command is a new list.
+An action is a list of phases (k0sctl's action/apply.go): a command names them, PHASES
+builds them from its options.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloudmesh.swarm.commands import COMMANDS, Command
 from cloudmesh.swarm.errors import HostError
 from cloudmesh.swarm.facts import HostFacts
 from cloudmesh.swarm.inventory import Inventory
@@ -22,7 +24,6 @@ from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.hostname import HostnamePhase
 from cloudmesh.swarm.phases.install import InstallPhase
 from cloudmesh.swarm.phases.membership import RemovePhase
-from cloudmesh.swarm.phases.nodes import OPS as NODE_OPS
 from cloudmesh.swarm.phases.nodes import NodeOpsPhase, node_of
 from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.phases.reset import ResetPhase
@@ -33,21 +34,6 @@ from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
 from cloudmesh.swarm.transport import SshTransport
-
-ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
-    "check": (PreparePhase(),),
-    "install": (PreparePhase(), InstallPhase()),
-    "init": (PreparePhase(), ConfigurePhase()),
-    "create": (PreparePhase(), InstallPhase(), ConfigurePhase(), VerifyPhase()),
-    "verify": (VerifyPhase(),),
-    "reset": (ResetPhase(),),
-    "status": (),
-    "context": (),
-    "keys": (KeysPhase(),),
-    "harden": (HardenPhase(),),
-    "rotate-tokens": (RotateTokensPhase(),),
-    "unlock": (UnlockPhase(),),
-}
 
 
 @dataclass(frozen=True)
@@ -71,40 +57,49 @@ def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: R
                             as_json, connector, extras or Extras()))
 
 
+PhaseMaker = Callable[[str, "Extras", RunOptions], "Phase | VerifyPhase | None"]
+PHASES: dict[str, PhaseMaker] = {  # the phase names commands.py uses; None: left out this time
+    "prepare": lambda name, extras, options: PreparePhase(),
+    "install": lambda name, extras, options: InstallPhase(),
+    "configure": lambda name, extras, options: ConfigurePhase(),
+    "autolock": lambda name, extras, options: AutolockPhase() if extras.autolock else None,
+    "verify": lambda name, extras, options: VerifyPhase(),
+    "reset": lambda name, extras, options: ResetPhase(),
+    "keys": lambda name, extras, options: KeysPhase(),
+    "harden": lambda name, extras, options: HardenPhase(),
+    "rotate-tokens": lambda name, extras, options: RotateTokensPhase(),
+    "unlock": lambda name, extras, options: UnlockPhase(),
+    "hostname": lambda name, extras, options: HostnamePhase(),
+    "nodes": lambda name, extras, options: NodeOpsPhase(name, extras.targets, extras.labels,
+                                                         options.force),
+    "remove": lambda name, extras, options: RemovePhase(extras.targets, options.force),
+    "upgrade": lambda name, extras, options: UpgradePhase(extras.version),
+}
+
+
 def phases_of(name: str, extras: Extras, options: RunOptions) -> list[Phase | VerifyPhase]:
-    if name in NODE_OPS:
-        return [NodeOpsPhase(name, extras.targets, extras.labels, options.force)]
-    if name == "hostname":
-        return [HostnamePhase()]
-    if name == "add":
-        return [PreparePhase(), InstallPhase(), ConfigurePhase()]
-    if name == "remove":
-        return [RemovePhase(extras.targets, options.force)]
-    if name == "upgrade":
-        return [UpgradePhase(extras.version)]
-    phases = list(ACTIONS[name])
-    if extras.autolock and name in ("create", "init"):
-        at = next(i for i, p in enumerate(phases) if isinstance(p, ConfigurePhase)) + 1
-        phases.insert(at, AutolockPhase())
-    return phases
+    """The phases command `name` runs with these options, in order."""
+    made = (PHASES[phase](name, extras, options) for phase in COMMANDS[name].phases)
+    return [phase for phase in made if phase is not None]
 
 
 async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: Reporter,
                skip_verify: bool, show_status: bool, as_json: bool, connector: Connector,
                extras: Extras) -> int:
+    command = COMMANDS[name]
     runner = Runner(inventory, options, reporter, connector)
     runner.ctx.secrets.update(extras.secrets)
     try:
         await runner.connect()
         ok = True
-        if name == "remove":  # a dead board can still be removed: its entry goes by force
+        if "remove" in command.phases:  # a dead board can still be removed: its entry goes by force
             for target in extras.targets:
                 if target not in runner.transports:
                     runner.results[target].error = None
                     runner.reporter.line(f"{target}: unreachable; its node entry will be removed by force")
         # hosts that cannot be reached have failed; the others go on, and the exit code says so
         ok = bool(runner.transports)
-        if ok and not await _enough_reached(runner, name):
+        if ok and not await _enough_reached(runner, command):
             return 1
         for phase in phases_of(name, extras, options) if ok else []:
             if skip_verify and isinstance(phase, VerifyPhase):
@@ -120,27 +115,28 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
                     record_host_keys(runner)
             if not ok:
                 break
-        if ok and name == "keys" and not options.dry_run:
+        if ok and "key-login" in command.after and not options.dry_run:
             await prove_key_login(runner, extras.key_path)
         failed = [n for n, r in runner.results.items() if r.failed]
-        if name not in ("status", "context"):
+        if command.report == "summary":
             changed = [n for n, r in runner.results.items() if r.changed]
             reporter.summary(failed, changed, len(runner.results), options.dry_run)
         result: dict[str, Any] = {}
         code = 1 if failed else 0
-        if name in ("status", "context") or (show_status and ok and not options.dry_run):
+        if command.report != "summary" or (show_status and ok and not options.dry_run):
             await runner.refresh()  # `status` probes here; after `create` the facts are fresh
             result = status_data(runner)
             if not as_json:
                 reporter.status(result, False)
-            if name == "status":
+            if command.report == "status":
                 code = 0 if all(n["state"] == "ready" for n in result["nodes"]) else 1
-        if ok and not options.dry_run and name in ("create", "context", "status", "remove"):
+        moves_context = {"write-context", "keep-context"} & set(command.after)
+        if ok and not options.dry_run and moves_context:
             if not result:
                 await runner.refresh()
                 result = status_data(runner)
-            result["context"] = docker_context(name, runner, reporter, result, extras.use_context)
-            if name == "context" and result["context"] is None:
+            result["context"] = docker_context(command, runner, reporter, result, extras.use_context)
+            if command.report == "context" and result["context"] is None:
                 code = 1
         if as_json:
             reporter.document(json_document(name, runner, reporter, options, code, result))
@@ -150,14 +146,15 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
         await runner.close()
 
 
-def docker_context(name: str, runner: Runner, reporter: Reporter, status: dict[str, Any],
+def docker_context(command: Command, runner: Runner, reporter: Reporter, status: dict[str, Any],
                    use: bool) -> dict[str, Any] | None:
     """create/context write the context `swarm-<cluster>` at the leader; status/remove move an
     existing one to a reachable manager. What it points at now, for the report."""
     from cloudmesh.swarm import context
 
     inventory = runner.inventory
-    if name in ("create", "context"):
+    writes = "write-context" in command.after
+    if writes:
         manager = context.pick_manager(status)
         if manager is None:
             reporter.error("no reachable manager for the Docker context")
@@ -170,7 +167,7 @@ def docker_context(name: str, runner: Runner, reporter: Reporter, status: dict[s
     if written is None:
         host = context.current_endpoint(inventory.name)
         return None if host is None else {"name": context.context_name(inventory.name), "host": host}
-    if name in ("create", "context"):
+    if writes:
         hint = "" if written.current else f" (use it: docker context use {written.context})"
         reporter.line(f"docker context {written.context}: {written.host}{hint}; "
                       f"ssh settings in {written.ssh_config}")
@@ -196,17 +193,14 @@ def host_results(runner: Runner, reporter: Reporter) -> dict[str, dict[str, Any]
             for host, done in runner.results.items()}
 
 
-FORMING = ("create", "init", "add")  # commands that form or join the swarm
-
-
-async def _enough_reached(runner: Runner, name: str) -> bool:
+async def _enough_reached(runner: Runner, command: Command) -> bool:
     """Hosts lost at connect (unreachable, host key refused): when the swarm needs them (a
     manager, and no reachable manager runs a swarm to join), stop before anything changes;
     others are left out, said once here, and the exit code is 1."""
     lost = [n for n in runner.results if n not in runner.transports]
     if not lost:
         return True
-    if name in FORMING and any(n in runner.ctx.managers for n in lost):
+    if command.forms and any(n in runner.ctx.managers for n in lost):
         await runner.refresh()
         if runner.ctx.leader() is None:
             needed = ", ".join(n for n in lost if n in runner.ctx.managers)
@@ -214,7 +208,8 @@ async def _enough_reached(runner: Runner, name: str) -> bool:
                                   "which could not be reached (see above); fix them or change "
                                   "their role in the inventory")
             return False
-    if name not in ("status", "remove", "context"):
+    # status/context show lost hosts in their table; remove names its unreachable targets
+    if command.report == "summary" and "remove" not in command.phases:
         runner.reporter.line(f"going on without {', '.join(lost)} (not reached); exit code 1 "
                              "at the end")
     return True

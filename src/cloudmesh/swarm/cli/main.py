@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cloudmesh.swarm import __version__
+from cloudmesh.swarm import __version__, commands
 from cloudmesh.swarm.errors import InputError, SwarmError, UsageError
 from cloudmesh.swarm.options import DOCKER_REPO
 from cloudmesh.swarm.plan import printable
@@ -23,43 +23,8 @@ from cloudmesh.swarm.plan import printable
 if TYPE_CHECKING:  # imported lazily at run time: a no-op command starts fast
     from cloudmesh.swarm.inventory import Inventory
 
-COMMANDS = {
-    "create": "all phases: check, install Docker, form the swarm, verify; then show status",
-    "check": "preflight checks only (the prepare phase); changes nothing",
-    "install": "install and start the Docker engine (docker.io; --engine docker-ce), logs rotated",
-    "init": "form or complete the swarm: init, join managers, join workers, labels",
-    "verify": "test the swarm: node health, a test service on every node, overlay, mesh",
-    "status": "one table of nodes, plus hosts that are unreachable or not in the swarm",
-    "reset": "every host leaves the swarm (workers first); --purge also removes Docker",
-    "keys": "key login from the first contact: install your public key with the password once",
-    "harden": "turn off password and root login in sshd (after key login works); --undo",
-    "rotate-tokens": "rotate both swarm join tokens (old tokens stop working)",
-    "unlock": "unlock autolocked managers after a restart (key from a prompt or stdin)",
-    "hostname": "give every host its inventory name (/etc/hostname, /etc/hosts, hostnamectl)",
-    "promote": "make nodes managers (an even manager count needs --force)",
-    "demote": "make managers workers (never the last one; an even count needs --force)",
-    "drain": "move all tasks off nodes (availability drain)",
-    "activate": "let nodes run tasks again (availability active)",
-    "label": "set node labels key=value (key- removes one)",
-    "rebalance": "keep an odd manager count: 1-2 ready nodes -> 1, 3-4 -> 3, 5+ -> 5",
-    "add": "prepare, install and join new hosts; the inventory file gets them (comments kept)",
-    "remove": "demote, drain, leave and remove nodes; refuses to lose quorum (--force)",
-    "upgrade": "rolling Docker engine upgrade: one node at a time, workers first, leader last",
-    "backup": "archive a manager's swarm state (Docker stopped there meanwhile), sha256 beside it",
-    "restore": "bring a swarm back from a backup on a (fresh) host with --force-new-cluster",
-}
-CHANGES_HOSTS = {"create", "install", "init", "reset", "keys", "harden", "rotate-tokens", "unlock",
-                 "hostname", "promote", "demote", "drain", "activate", "label", "rebalance",
-                 "add", "remove", "backup", "restore", "upgrade"}
-FORCE_HELP = {
-    "create": "allow an even number of managers", "init": "allow an even number of managers",
-    "promote": "allow an even number of managers", "demote": "allow an even number of managers",
-    "remove": "remove even when that loses the last manager or quorum",
-    "restore": "replace the swarm the host is in now",
-    "backup": "replace an existing -o file",
-}
+COMMANDS = commands.ON_HOSTS  # the commands that work on hosts (lab, image, deploy, ... run themselves)
 ENGINES = ("distro", "docker-ce")
-TARGETED = {"promote", "demote", "drain", "activate", "label", "add", "remove"}  # some hosts of a cluster
 EPILOG = """\
 hosts come from -i FILE (see docs/inventory.md) or a host list such as pi[85-87]
 or 10.1.1.[2-5] with --user/--key/--port. Exit codes: 0 ok, 1 a host failed,
@@ -74,129 +39,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cms-swarm", description="From bare Debian-family hosts to a verified Docker Swarm.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cloudmesh-swarm {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, help_text in COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text, epilog=EPILOG,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        if name == "restore":
-            sub.add_argument("archive", metavar="ARCHIVE", help="a .tar.gz written by backup")
-            sub.add_argument("--host", required=True, metavar="HOST",
-                             help="where to restore: an inventory name, NAME=ADDRESS, or an address")
-            sub.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML file")
-            _add_common_options(sub)
-        else:
-            _add_host_options(sub, targeted=name in TARGETED)
-        if name == "upgrade":
-            sub.add_argument("--version", dest="engine_version", default="", metavar="V",
-                             help="engine version (docker.io or docker-ce) as apt names it (default: the newest apt offers)")
-        if name == "backup":
-            sub.add_argument("-o", "--output", metavar="FILE",
-                             help="archive to write (default: swarm-CLUSTER-DATE.tar.gz here)")
-        if name == "label":
-            sub.add_argument("labels", nargs="+", metavar="KEY=VALUE",
-                             help="labels to set (key=value) or remove (key-)")
-        if name in CHANGES_HOSTS or name == "check":  # check --fix changes hosts
-            sub.add_argument("--dry-run", action="store_true",
-                             help="print per host the exact commands it would run; change nothing")
-        if name == "add":
-            sub.add_argument("--role", choices=("manager", "worker"),
-                             help="role of the new hosts (default: the inventory's rule)")
-        if name in FORCE_HELP:
-            sub.add_argument("--force", action="store_true", help=FORCE_HELP[name])
-        if name in ("create", "init"):
-            sub.add_argument("--autolock", action="store_true",
-                             help="turn swarm autolock on; the unlock key is shown once")
-        if name == "keys":
-            sub.add_argument("--password-stdin", action="store_true",
-                             help="read the login password from stdin (default: prompt)")
-            sub.add_argument("--accept-host-key", action="store_true",
-                             help="send the password to a host whose key is not yet in known_hosts "
-                                  "(default: refuse, showing its fingerprint to check)")
-        if name == "harden":
-            sub.add_argument("--undo", action="store_true",
-                             help="remove what harden wrote (password login as before)")
-        if name == "unlock":
-            sub.add_argument("--unlock-key-stdin", action="store_true",
-                             help="read the unlock key from stdin (default: prompt)")
-        if name in ("create", "verify"):
-            sub.add_argument("--test-image", default="", metavar="IMAGE",
-                             help="busybox-like image (sh, httpd, nc) for the test service, "
-                                  "pulled by the nodes where missing (default: each node "
-                                  "makes its own from busybox-static; no registry needed)")
-            sub.add_argument("--verify-port", type=_port, default=38080, metavar="PORT",
-                             help="host-mode port of the test service (default: 38080)")
-        if name == "create":
-            sub.add_argument("--skip-verify", action="store_true", help="do not run the verify phase")
-            sub.add_argument("--use", action="store_true",
-                             help="make the Docker context swarm-CLUSTER current (docker context use)")
-        if name in ("install", "create", "add"):
-            sub.add_argument("--engine", default="distro", metavar="ENGINE",
-                             help="distro: docker.io from the OS (default); docker-ce: from "
-                                  "Docker's apt repository")
-            sub.add_argument("--engine-version", dest="engine_version", default="", metavar="V",
-                             help="apt version of the engine to install (default: the newest)")
-            sub.add_argument("--engine-repo", default=DOCKER_REPO, metavar="URL",
-                             help=f"docker-ce: Docker's repository or a mirror of it (default: {DOCKER_REPO})")
-        if name in ("check", "create", "add"):
-            sub.add_argument("--fix-clock", action="store_true",
-                             help="set clocks more than 30 s off from this machine's (and NTP on)")
-            sub.add_argument("--fix-identities", action="store_true",
-                             help="give cloned cards their own machine-id, SSH host keys (known_hosts "
-                                  "updated) and Docker engine ID")
-        if name == "check":
-            sub.add_argument("--fix", dest="fix_identities", action="store_true",
-                             help="the same as --fix-identities")
-        if name == "reset":
-            sub.add_argument("--purge", action="store_true", help="also remove Docker and its data")
-    from cloudmesh.swarm.cli import image, lab, using
-
-    using.add_parsers(commands, EPILOG)
-    lab.add_parser(commands)
-    image.add_parser(commands)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in commands.COMMANDS.values():
+        if command.parser is not None:  # lab, image: verbs of their own
+            command.parser(subparsers)
+            continue
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help,
+                                    epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        if command.options is not None:
+            command.options(sub)
+        for flag in command.flags:
+            flag.add_to(sub)
     return parser
-
-
-def _add_host_options(sub: argparse.ArgumentParser, targeted: bool = False) -> None:
-    if targeted:
-        sub.add_argument("targets", metavar="HOSTS",
-                         help="the hosts to act on: inventory names, e.g. pi3 or pi[3-4]")
-        sub.add_argument("--cluster", dest="hosts", metavar="HOSTLIST",
-                         help="the cluster as a host list (instead of -i)")
-    else:
-        sub.add_argument("hosts", nargs="?", metavar="HOSTS",
-                         help="host list such as pi[85-87], or NAME=ADDRESS,... (instead of -i)")
-    sub.add_argument("-i", "--inventory", metavar="FILE", help="inventory YAML file")
-    _add_common_options(sub)
-
-
-def _add_common_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--user", help="SSH user for a host list (default: pi)")
-    sub.add_argument("--key", metavar="FILE", help="SSH private key (default: agent / ~/.ssh)")
-    sub.add_argument("--port", type=_port, help="SSH port (default: 22)")
-    sub.add_argument("--name", default="swarm", help="cluster name for a host list (default: swarm)")
-    sub.add_argument("--strict-host-keys", action="store_true",
-                     help="refuse hosts whose key is not in known_hosts (default: accept new)")
-    sub.add_argument("--ask-become-pass", action="store_true",
-                     help="prompt for the sudo password (kept in memory only)")
-    sub.add_argument("--concurrency", type=int, default=32, metavar="N",
-                     help="hosts worked on at once (default: 32)")
-    sub.add_argument("--connect-timeout", type=float, default=15.0, metavar="S",
-                     help="SSH connect timeout in seconds (default: 15)")
-    sub.add_argument("-q", "--quiet", action="store_true", help="only errors and the result")
-    sub.add_argument("-v", "--verbose", action="store_true", help="show the commands run")
-    sub.add_argument("--json", action="store_true",
-                     help="one JSON document on stdout (docs/result.schema.json); "
-                          "human output on stderr")
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (1-65535)")
-    return value
 
 
 def load_inventory(args: argparse.Namespace) -> Inventory:
@@ -204,7 +58,7 @@ def load_inventory(args: argparse.Namespace) -> Inventory:
     For `restore`, --host is the host list, or picks its one host from -i."""
     from cloudmesh.swarm import inventory
 
-    restore = args.command == "restore"
+    restore = "host" in commands.COMMANDS[args.command].dests  # --host: one host from -i
     hostlist = (None if args.inventory else args.host) if restore else args.hosts
     if args.inventory and hostlist:
         raise UsageError("give either -i FILE or a host list, not both")
@@ -277,15 +131,16 @@ def _restore_target(loaded: Any, host: str) -> Any:
 
 def _check_input(args: argparse.Namespace, inventory: Any) -> None:
     """What can be checked on this machine is checked before any host is contacted."""
+    command = commands.COMMANDS[args.command]
     key = inventory.ssh.key
-    if key is not None and args.command != "keys" and not key.expanduser().is_file():
+    if key is not None and command.extras != "keys" and not key.expanduser().is_file():
         flag = "--key" if args.key else "ssh.key"
         raise UsageError(f"{flag}: {key} is not a file (keys makes one: cms-swarm keys HOSTS)")
-    if args.command in ("create", "verify") and args.test_image:  # "": verify makes its own
+    if getattr(args, "test_image", ""):  # "": verify makes its own
         from cloudmesh.swarm.phases.verify import check_image
 
         check_image(args.test_image)
-    if args.command == "hostname":
+    if "hostname" in command.phases:
         from cloudmesh.swarm.phases.hostname import hostname_for
 
         for host in inventory.hosts:
@@ -322,7 +177,7 @@ def checked_options(args: argparse.Namespace, inventory: Any) -> Any:
     if not math.isfinite(args.connect_timeout) or not 0 < args.connect_timeout <= 3600:
         raise UsageError("--connect-timeout must be a number of seconds, more than 0 and at most 3600")
     _check_input(args, inventory)
-    if args.command in ("create", "init", "add"):  # forming with an even count is bad input
+    if commands.COMMANDS[args.command].forms:  # forming with an even count is bad input
         managers(inventory, getattr(args, "force", False))
     engine, engine_version, engine_repo = _engine_options(args)
     password = None
@@ -350,19 +205,20 @@ def checked_options(args: argparse.Namespace, inventory: Any) -> Any:
 def dispatch(args: argparse.Namespace) -> int:
     from cloudmesh.swarm.actions import run_action
 
+    command = commands.COMMANDS[args.command]
     inventory = load_inventory(args)
     new_hosts: list[dict[str, Any]] = []
     implied: list[str] = []
-    if args.command == "add":
+    if command.extras == "add":  # its targets are new hosts
         from cloudmesh.swarm.inventory import expand_hosts, extend
 
         inventory, new_hosts, implied = extend(inventory, expand_hosts(args.targets), args.role)
     options = checked_options(args, inventory)
-    if args.command in ("backup", "restore"):
+    if command.extras in ("backup", "restore"):  # not phases: backup.py runs them
         from cloudmesh.swarm import backup
 
         reporter = reporter_for(args)
-        if args.command == "backup":
+        if command.extras == "backup":
             out = Path(args.output) if args.output else None
             return backup.run_backup(inventory, options, reporter, out)
         return backup.run_restore(inventory, options, reporter, Path(args.archive),
@@ -379,9 +235,9 @@ def dispatch(args: argparse.Namespace) -> int:
     reporter = reporter_for(args)
     code = run_action(args.command, inventory, options, reporter,
                       skip_verify=getattr(args, "skip_verify", False),
-                      show_status=args.command in ("create", "add"), as_json=as_json,
+                      show_status="status" in command.after, as_json=as_json,
                       connector=connector, extras=extras)
-    if code == 0 and args.inventory and not options.dry_run:
+    if code == 0 and args.inventory and not options.dry_run and "inventory-file" in command.after:
         _update_inventory_file(args, new_hosts, implied, extras.targets)
     return code
 
@@ -403,12 +259,12 @@ def _update_inventory_file(args: argparse.Namespace, new_hosts: list[dict[str, A
 
     path = Path(args.inventory).expanduser()
     out = sys.stderr if getattr(args, "json", False) else sys.stdout
-    if args.command == "add" and new_hosts:
-        inventory_file.add_hosts(path, new_hosts, implied)
-        print(f"{path}: added {', '.join(h['name'] for h in new_hosts)}", file=out)
-    elif args.command == "remove":
+    if commands.COMMANDS[args.command].extras != "add":  # remove
         inventory_file.remove_hosts(path, targets)
         print(f"{path}: removed {', '.join(targets)}", file=out)
+    elif new_hosts:
+        inventory_file.add_hosts(path, new_hosts, implied)
+        print(f"{path}: added {', '.join(h['name'] for h in new_hosts)}", file=out)
 
 
 def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
@@ -417,12 +273,13 @@ def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
     from cloudmesh.swarm.credentials import DEFAULT_KEY, read_secret
     from cloudmesh.swarm.runner import ssh_connector
 
-    if args.command in TARGETED and args.command != "add":
+    kind = commands.COMMANDS[args.command].extras
+    if kind == "targets":
         return Extras(targets=_targets(args, inventory), labels=_labels(args)), ssh_connector
-    if args.command == "unlock":
+    if kind == "unlock":
         key = read_secret("swarm unlock key", "--unlock-key-stdin", args.unlock_key_stdin)
         return Extras(secrets={"unlock": key}), ssh_connector
-    if args.command == "keys":
+    if kind == "keys":
         from cloudmesh.swarm.transport import SshTransport
 
         password = read_secret("SSH login password", "--password-stdin", args.password_stdin)
@@ -437,7 +294,7 @@ def _extras(args: argparse.Namespace, inventory: Any) -> tuple[Any, Any]:
             return await SshTransport.connect(target, options.become_password, login_password=password)
 
         return Extras(key_path=(inventory.ssh.key or DEFAULT_KEY).expanduser()), with_password
-    if args.command == "harden" and not args.undo:
+    if kind == "harden" and not args.undo:
         return Extras(), key_only_connector
     return Extras(autolock=getattr(args, "autolock", False),
                   version=getattr(args, "engine_version", ""),
@@ -472,17 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        if args.command == "lab":
-            from cloudmesh.swarm.cli import lab
-
-            return lab.run(args)
-        if args.command == "image":
-            from cloudmesh.swarm.cli import image
-
-            return image.run(args)
-        if hasattr(args, "run"):  # cli/using.py: context, deploy, services, completion, inventory
-            return int(args.run(args))
-        return dispatch(args)
+        run_itself = commands.COMMANDS[args.command].run  # lab, image, deploy, services, ...
+        return int(run_itself(args)) if run_itself is not None else dispatch(args)
     except InputError as error:
         print(f"error: {printable(str(error))}", file=sys.stderr)
         return 2

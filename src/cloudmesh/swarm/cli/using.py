@@ -1,5 +1,5 @@
 """Commands for using the swarm from this machine: context, deploy, services, completion,
-inventory new. Each is one entry in COMMANDS: its help, its options and its run function."""
+inventory new: their own options and run functions (each declared in commands.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import argparse
 import math
 import re
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,33 +16,12 @@ _STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
 SHELLS = ("bash", "zsh", "fish")
 
 
-@dataclass(frozen=True)
-class Command:
-    help: str
-    options: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-    hosts: bool = True  # takes -i FILE or a host list, and the SSH options
-
-
-def _host_options(sub: argparse.ArgumentParser) -> None:
-    from cloudmesh.swarm.cli.main import _add_host_options
-
-    _add_host_options(sub)
-
-
 # -- context ---------------------------------------------------------------------------------
 def context_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--use", action="store_true",
                      help="make it the docker CLI's current context (docker context use)")
 
 
-def context_run(args: argparse.Namespace) -> int:
-    from cloudmesh.swarm.cli.main import dispatch
-
-    return dispatch(args)
-
-
-# -- deploy / services -----------------------------------------------------------------------
 def deploy_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("stack", metavar="NAME", help="the stack's name")
     sub.add_argument("-c", "--compose-file", dest="compose", action="append", default=[],
@@ -180,27 +157,3 @@ def inventory_run(args: argparse.Namespace) -> int:
         print(f"{out}: inventory of {text.count('  - name: ')} hosts; next: cms-swarm check -i {out}",
               file=sys.stderr)
     return 0
-
-
-COMMANDS: dict[str, Command] = {
-    "context": Command("write the Docker context swarm-CLUSTER (ssh to a manager; --use)",
-                       context_options, context_run),
-    "deploy": Command("docker stack deploy compose files on a manager, wait until all services "
-                      "run (--rm: remove)", deploy_options, deploy_run),
-    "services": Command("the swarm's services: replicas, image, ports, nodes",
-                        services_options, services_run),
-    "completion": Command("print a completion script: bash, zsh or fish (see docs/using.md)",
-                          completion_options, completion_run, hosts=False),
-    "inventory": Command("inventory new HOSTS: write a commented inventory from a host list",
-                         inventory_options, inventory_run, hosts=False),
-}
-
-
-def add_parsers(commands: argparse._SubParsersAction, epilog: str) -> None:  # type: ignore[type-arg]
-    for name, command in COMMANDS.items():
-        sub = commands.add_parser(name, help=command.help, description=command.help, epilog=epilog,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-        command.options(sub)
-        if command.hosts:
-            _host_options(sub)
-        sub.set_defaults(run=command.run)
