@@ -91,8 +91,11 @@ def test_every_error_class_is_drawn_under_its_real_parent() -> None:
     assert set(tree) == {cls.__name__ for cls in classes}, "a drawn class does not exist"
 
 
-@pytest.mark.parametrize("cls", sorted(_subclasses(SwarmError), key=lambda c: c.__name__),
-                         ids=lambda c: c.__name__)
+def _name(cls: object) -> str:
+    return getattr(cls, "__name__", str(cls))
+
+
+@pytest.mark.parametrize("cls", sorted(_subclasses(SwarmError), key=_name), ids=_name)
 def test_the_cli_gives_each_error_its_exit_code(cls: type[SwarmError],
                                                 monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
