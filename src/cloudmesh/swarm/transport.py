@@ -1,8 +1,9 @@
 """Run commands on a host: the Transport protocol and SshTransport, the only SSH code.
 
 One SSH connection per host for the whole command; each command is a channel on it,
-with a timeout. Every asyncssh or OS exception becomes one of ours in `_translate`. Host keys: the known_hosts file is trusted; an unknown host is
-recorded there (accept-new) unless strict; a changed key is always refused.
+with a timeout. Every asyncssh or OS exception becomes one of ours in `_translate`.
+Host keys: the known_hosts file is trusted; an unknown host is recorded there
+(accept-new) unless strict; a changed key is always refused.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-SECTIONS = ("docker-version", "swarm", "nodes", "node-details")  # what engine.sh prints, parsed here
+# what engine.sh prints; parsed here, but for docker-version, which parse_facts takes as it is
+SECTIONS = ("docker-version", "swarm", "nodes", "node-details")
 
 
 @dataclass(frozen=True)
