@@ -7,7 +7,7 @@ the runner one FakeTransport per host (k0sctl's rigtest MockRunner, httpx's Mock
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from cloudmesh.swarm.errors import ConnectError
 from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
@@ -89,6 +89,16 @@ class FakeTransport:
             raise AssertionError(f"{self.name}: must not write to a host ({path})")
         return Result(0, "", "")
 
+    async def stream_out(self, command: str, sink: Callable[[bytes], Awaitable[None] | None], *,
+                         sudo: bool = False, timeout: float | None = None,
+                         chunk: int = 1 << 20) -> Result:
+        """Like `run`, the handler's stdout handed to `sink` (Result.stdout stays empty)."""
+        result = await self.run(command, sudo=sudo)
+        done = sink(result.stdout.encode())
+        if done is not None:
+            await done
+        return Result(result.exit_status, "", result.stderr)
+
     async def close(self) -> None:
         pass
 
@@ -109,7 +119,7 @@ class Lab:
             raise ConnectError(target.name, f"cannot connect to {target.address}:22: refused")
         transport = FakeTransport(target.name, self.handler, self.calls, read_only=self.read_only)
         self.transports[target.name] = transport
-        return transport  # type: ignore[return-value]
+        return transport
 
     def commands(self, host: str | None = None) -> list[str]:
         """What ran besides the probe, on `host` or on all hosts."""

@@ -248,11 +248,8 @@ async def prove_key_login(runner: Runner, key_path: Path | None) -> None:
 
     async def prove(name: str) -> None:
         target = dataclasses.replace(runner.target(name), key=key_path, use_agent=False)
-        transport = await SshTransport.connect(target)
-        try:
+        async with await SshTransport.connect(target) as transport:
             result = await transport.run("true", timeout=30)
-        finally:
-            await transport.close()
         if not result.ok:
             raise HostError(name, "key login works but a command did not run")
         runner.results[name].notes.append("key login verified")

@@ -1,16 +1,28 @@
 """The error tree; cli/main.py maps it to exit codes in one place.
 
+Every exception class of the package is drawn here, with where it lives when that is not
+this module; tests/unit/test_errors.py fails when a class is missing, hangs elsewhere in the
+drawing, or does not derive from SwarmError (anything else would be reported as a bug).
+
     SwarmError
-    ├── InputError            exit 2, raised before any host is contacted
-    │   ├── InventoryError    file:line: field: what is wrong
-    │   └── UsageError        bad command-line arguments
-    └── HostError             exit 1, carries the host it happened on
-        ├── ConnectError      SSH could not connect or authenticate
-        │   └── LoginRefused  the host refused our key or password
-        ├── HostKeyError      unknown or changed host key
-        ├── CommandError      a step exited non-zero (step, status, stderr tail)
-        ├── PreflightError    the prepare phase found problems
-        └── NotConverged      after apply, the phase still has work to do
+    ├── InputError              exit 2, raised before any host is contacted
+    │   ├── InventoryError      file:line: field: what is wrong
+    │   ├── UsageError          bad command-line arguments
+    │   └── ImageInputError     image/errors.py: bad input for an image command, nothing written
+    │       ├── DeviceRefused   image/errors.py: a safety check refused the target device
+    │       └── ToolMissing     image/errors.py: a helper program is not installed
+    ├── HostError               exit 1, carries the host it happened on
+    │   ├── ConnectError        SSH could not connect or the connection was lost (transport.py
+    │   │   │                   maps asyncssh's and the OS's exceptions in `_translate`)
+    │   │   └── LoginRefused    the host refused our key or password
+    │   ├── HostKeyError        unknown or changed host key
+    │   ├── CommandError        a step exited non-zero (step, status, stderr tail)
+    │   ├── PreflightError      the prepare phase found problems
+    │   ├── NotConverged        after apply, the phase still has work to do
+    │   ├── BackupError         backup.py: backup or restore failed; Docker was started again
+    │   └── VerifyError         phases/verify.py: a verify check failed
+    ├── ImageError              image/errors.py: exit 1, an image command failed while working
+    └── LabError                lab/image.py: exit 1, the lab cannot be set up on this machine
 """
 
 from __future__ import annotations

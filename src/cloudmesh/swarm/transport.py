@@ -1,8 +1,9 @@
 """Run commands on a host: the Transport protocol and SshTransport, the only SSH code.
 
 One SSH connection per host for the whole command; each command is a channel on it,
-with a timeout. Host keys: the known_hosts file is trusted; an unknown host is
-recorded there (accept-new) unless strict; a changed key is always refused.
+with a timeout. Every asyncssh or OS exception becomes one of ours in `_translate`.
+Host keys: the known_hosts file is trusted; an unknown host is recorded there
+(accept-new) unless strict; a changed key is always refused.
 """
 
 from __future__ import annotations
@@ -15,14 +16,16 @@ import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
-from cloudmesh.swarm.errors import ConnectError, HostKeyError, LoginRefused
+from cloudmesh.swarm.errors import ConnectError, HostKeyError, LoginRefused, SwarmError
 from cloudmesh.swarm.known_hosts import entry_name
 from cloudmesh.swarm.plan import Secret
 
 if TYPE_CHECKING:
     import asyncssh
+    from typing_extensions import Self  # typing.Self from Python 3.11 on
 
 DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
@@ -92,7 +95,8 @@ def sudo_prefix(user: str, password: Secret | None) -> str:
 
 
 class SshTransport:
-    """A Transport over one asyncssh connection."""
+    """A Transport over one asyncssh connection; `async with await SshTransport.connect(...)
+    as transport:` closes it however the block ends (as asyncssh's own connections do)."""
 
     def __init__(self, target: SshTarget, conn: asyncssh.SSHClientConnection,
                  become_password: Secret | None = None) -> None:
@@ -154,20 +158,13 @@ class SshTransport:
                 if not name:
                     raise
                 conn = await open_(socket.AF_UNSPEC)
-        except asyncssh.HostKeyNotVerifiable as error:
-            raise policy.error or HostKeyError(target.name, str(error)) from None
-        except asyncssh.PermissionDenied:
+        except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
             how = ("the password was refused" if login_password is not None else
                    "no accepted key; install one with `cms-swarm keys HOST` or check --user/--key")
-            raise LoginRefused(target.name, f"SSH login as {target.user!r} was refused ({how})") from None
-        except (OSError, asyncssh.Error, asyncio.TimeoutError) as error:
-            if policy.error is not None:
-                raise policy.error from None
-            reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or str(error)
-            reason = reason or type(error).__name__
-            raise ConnectError(
-                target.name, f"cannot connect to {target.address}:{target.port}: {reason}"
-            ) from None
+            raise _translate(
+                error, target.name, f"cannot connect to {target.address}:{target.port}",
+                detail=_reason, key_error=policy.error,
+                refused=f"SSH login as {target.user!r} was refused ({how})") from None
         transport = cls(target, conn, become_password)
         transport.warnings = policy.warnings
         return transport
@@ -197,7 +194,7 @@ class SshTransport:
             try:
                 done = await self._conn.run("sudo -n true", timeout=30, check=False)
             except (OSError, asyncssh.Error) as error:
-                raise ConnectError(self.name, f"connection lost: {error}") from None
+                raise _translate(error, self.name, "connection lost") from None
             self._needs_password = done.exit_status != 0
         return self._needs_password
 
@@ -214,7 +211,7 @@ class SshTransport:
         except asyncssh.TimeoutError as error:
             return Result(None, _text(error.stdout), _text(error.stderr) + f"\ntimed out after {timeout:.0f} s")
         except (OSError, asyncssh.Error) as error:
-            raise ConnectError(self.name, f"connection lost: {error}") from None
+            raise _translate(error, self.name, "connection lost") from None
         return Result(done.exit_status if done.exit_status is not None else 255,
                       _text(done.stdout), _text(done.stderr))
 
@@ -230,9 +227,16 @@ class SshTransport:
         try:
             done = await self._conn.run(wrapped, input=payload, encoding=None, timeout=120, check=False)
         except (OSError, asyncssh.Error) as error:
-            raise ConnectError(self.name, f"upload of {path} failed: {error}") from None
+            raise _translate(error, self.name, f"upload of {path} failed") from None
         return Result(done.exit_status if done.exit_status is not None else 255,
                       _text(done.stdout), _text(done.stderr))
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                        traceback: TracebackType | None) -> None:
+        await self.close()
 
     async def close(self) -> None:
         self._conn.close()
@@ -254,7 +258,7 @@ class SshTransport:
         try:
             process = await self._conn.create_process(wrapped, encoding=None)
         except (OSError, asyncssh.Error) as error:
-            raise ConnectError(self.name, f"connection lost: {error}") from None
+            raise _translate(error, self.name, "connection lost") from None
         errors: list[bytes] = []
 
         async def pump() -> None:
@@ -281,12 +285,36 @@ class SshTransport:
             return Result(None, "", _text(b"".join(errors)) + f"\ntimed out after {timeout:.0f} s")
         except (OSError, asyncssh.Error) as error:
             process.close()
-            raise ConnectError(self.name, f"connection lost: {error}") from None
+            raise _translate(error, self.name, "connection lost") from None
         except BaseException:
             process.close()
             raise
         status = process.exit_status
         return Result(status if status is not None else 255, "", _text(b"".join(errors)))
+
+
+def _translate(error: BaseException, host: str, doing: str, *,
+               detail: Callable[[BaseException], str] = str, key_error: HostKeyError | None = None,
+               refused: str = "") -> SwarmError:
+    """The one map from asyncssh's and the OS's exceptions to ours, so that every SSH failure
+    reads `HOST: DOING: why` and the CLI maps it to exit 1. At login: `refused` is the
+    LoginRefused text for a refused key or password, `key_error` why our host-key policy
+    refused the key (asyncssh only says "not verifiable")."""
+    import asyncssh
+
+    if refused and isinstance(error, asyncssh.PermissionDenied):
+        return LoginRefused(host, refused)
+    if key_error is not None:
+        return key_error
+    if isinstance(error, asyncssh.HostKeyNotVerifiable):
+        return HostKeyError(host, str(error))
+    return ConnectError(host, f"{doing}: {detail(error)}")
+
+
+def _reason(error: BaseException) -> str:
+    """The short why of a failed connect: the OS's words without `[Errno N]`, asyncssh's reason."""
+    reason = getattr(error, "strerror", None) or getattr(error, "reason", None) or str(error)
+    return str(reason or type(error).__name__)
 
 
 def _text(value: object) -> str:

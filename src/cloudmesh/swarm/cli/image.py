@@ -400,13 +400,10 @@ def _capture(args: argparse.Namespace) -> int:
     async def work() -> Any:
         from cloudmesh.swarm.transport import SshTransport
 
-        transport = await SshTransport.connect(target, password)
-        try:
+        async with await SshTransport.connect(target, password) as transport:
             return await capture.capture(transport, args.device, output, shrink=args.shrink,
                                          margin_mb=args.margin, quiet=args.quiet or args.json,
                                          say=say, sysprep=args.sysprep)
-        finally:
-            await transport.close()
 
     steps = [f"read {args.device} (sudo, after sync), compressed into {output}"]
     steps += ["shrink the last ext4 partition"] * args.shrink
