@@ -33,6 +33,8 @@ ROWS = [node_row("n1", "pi1", "Leader"), node_row("n2", "pi2"), node_row("n3", "
 def _quiet_success(command: str) -> Result:
     if "join-token" in command:
         return Result(0, "SWMTKN-1-" + "a" * 50 + "-" + "b" * 25 + "\n", "")
+    if "tar -C /var/lib/docker -czf - swarm" in command:  # backup's stream: some archive bytes
+        return Result(0, "swarm state", "")
     if "unlock-key" in command:
         return Result(0, "SWMKEY-1-" + "c" * 43 + "\n", "")
     return Result(0, "", "")
@@ -168,7 +170,6 @@ CASES: dict[str, tuple[dict[str, str], State, tuple[str, ...], dict[str, bool]]]
 }
 # why a case still differs, and the branch of issue 8 that makes it exact (the lead drops the mark)
 DIFFERS = {
-    "backup": "the shared FakeTransport has no stream_out yet: added on branch errors",
     "create+managers": "a manager that joins after another lists it among the managers to join "
                        "(RemoteAddrs), which a dry run, planned before any joined, does not",
     "remove": "the dry run cannot know the node will have left, so it leaves out `remove the node "
@@ -220,7 +221,7 @@ def _run(case: str, dry_run: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     # keys proves the key login over real SSH afterwards (not a step; no hosts here)
     monkeypatch.setattr("cloudmesh.swarm.actions.prove_key_login", _no_proof)
     if name == "backup":
-        reporter.code = backup.run_backup(inventory, options, reporter, tmp_path / f"b-{dry_run}.tar.gz",
+        reporter.code = backup.run_backup(inventory, options, reporter, tmp_path / "b.tar.gz",
                                          connector=lab.connect)
     elif name == "restore":
         archive = tmp_path / "swarm.tar.gz"
