@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from cloudmesh.swarm import probe
+from cloudmesh.swarm.os_release import os_release_values
 from cloudmesh.swarm.probe.engine import (
     NodeRow,
     SwarmState,
@@ -164,16 +165,7 @@ class HostFacts:
 
 def parse_os_release(text: str) -> OsRelease | None:
     """/etc/os-release (shell-style KEY=value) to OsRelease; None when empty."""
-    values: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, raw = line.partition("=")
-        raw = raw.strip()
-        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-            raw = raw[1:-1]
-        values[key.strip()] = raw.replace('\\"', '"')
+    values = os_release_values(text)
     if not values:
         return None
     codename = values.get("VERSION_CODENAME") or values.get("UBUNTU_CODENAME") or ""

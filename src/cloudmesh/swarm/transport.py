@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import shlex
 import socket
 from collections.abc import Awaitable, Callable
@@ -20,14 +19,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
 
 from cloudmesh.swarm.errors import ConnectError, HostKeyError, LoginRefused, SwarmError
-from cloudmesh.swarm.known_hosts import entry_name
+from cloudmesh.swarm.known_hosts import entry_name, known_hosts_file
 from cloudmesh.swarm.plan import Secret
+from cloudmesh.swarm.private_files import parent_dir, write_private
 
 if TYPE_CHECKING:
     import asyncssh
     from typing_extensions import Self  # typing.Self from Python 3.11 on
-
-DEFAULT_KNOWN_HOSTS = Path("~/.ssh/known_hosts")
 
 
 @dataclass(frozen=True)
@@ -118,7 +116,7 @@ class SshTransport:
         """
         import asyncssh
 
-        known_hosts = (target.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
+        known_hosts = known_hosts_file(target.known_hosts)
         policy = _HostKeyPolicy(target, known_hosts)
         options: dict[str, object] = {}
         if target.key is not None:
@@ -412,9 +410,6 @@ class _HostKeyPolicy:
                 + self.target.strict_reason,
             )
             return False
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        line = f"{entry} {key.export_public_key().decode().strip()}\n"
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as handle:
-            handle.write(line)
+        parent_dir(self.path)
+        write_private(self.path, f"{entry} {key.export_public_key().decode().strip()}\n", append=True)
         return True

@@ -170,7 +170,6 @@ def checked_options(args: argparse.Namespace, inventory: Any) -> Any:
     """Everything checkable here checked (bad input: nothing done yet), as RunOptions."""
     from cloudmesh.swarm.inventory import managers
     from cloudmesh.swarm.options import RunOptions
-    from cloudmesh.swarm.plan import Secret
 
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
@@ -182,9 +181,9 @@ def checked_options(args: argparse.Namespace, inventory: Any) -> Any:
     engine, engine_version, engine_repo = _engine_options(args)
     password = None
     if args.ask_become_pass:
-        import getpass
+        from cloudmesh.swarm.credentials import ask_become_password
 
-        password = Secret(getpass.getpass("sudo password: "))
+        password = ask_become_password()
     return RunOptions(
         dry_run=getattr(args, "dry_run", False),
         force=getattr(args, "force", False),
@@ -363,18 +362,16 @@ def _complete(parser: argparse.ArgumentParser) -> None:
 
 def _internal_error(error: Exception) -> int:
     """Report an unexpected exception as one line plus the log path; exit 1."""
-    import os
     import traceback
 
-    from cloudmesh.swarm.hostlog import private_dir, state_dir
+    from cloudmesh.swarm.hostlog import state_dir
     from cloudmesh.swarm.plan import redact
+    from cloudmesh.swarm.private_files import private_dir, write_private
 
     where = "the log could not be written"
     try:
         path = private_dir(state_dir() / "logs") / "internal-errors.log"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        with os.fdopen(fd, "a", encoding="utf-8") as log:
-            log.write(redact("".join(traceback.format_exception(error))) + "\n")
+        write_private(path, redact("".join(traceback.format_exception(error))) + "\n", append=True)
         where = f"traceback in {path}"
     except OSError:
         pass
