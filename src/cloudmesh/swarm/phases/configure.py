@@ -14,8 +14,7 @@ from cloudmesh.swarm.facts import NodeRow
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.network import advertise_of, init_options, remote_addr
-from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, Step
-from cloudmesh.swarm.transport import Transport
+from cloudmesh.swarm.plan import NOT_READ, Batch, Plan, Problem, SecretRead, Step
 
 SWARM_PORT = 2377
 
@@ -44,8 +43,10 @@ def api_post(path: str) -> str:
 
 
 def join_step(ctx: Context, host: str, role: str) -> Step:
-    """POST /swarm/join with the token in the body; the shown command has `***`."""
-    token = ctx.secrets.get(role, Secret(""))
+    """POST /swarm/join with the token in the body; the shown command has `***`. The token
+    is read by the runner (ConfigurePhase.secret_reads); before the swarm exists (--dry-run)
+    it is NOT_READ, which the runner never sends."""
+    token = ctx.secrets.get(role, NOT_READ)
     remotes = [host_port(remote_addr(ctx, m), SWARM_PORT) for m in ctx.swarm_managers()] or [
         host_port(remote_addr(ctx, ctx.managers[0]), SWARM_PORT)
     ]
@@ -148,17 +149,22 @@ class ConfigurePhase(Phase):
             return Plan.noop("roles and labels as in the inventory")
         return Plan(tuple(steps))
 
-    async def before_batch(self, ctx: Context, batch: Batch, transports: dict[str, Transport]) -> None:
-        """Read the join token a join batch needs from the leader, into a Secret."""
-        if not batch.stage.startswith("join-") or ctx.options.dry_run:
-            return
+    def secret_reads(self, ctx: Context, batch: Batch) -> list[SecretRead]:
+        """A join batch needs the join token of its role, read on the leader."""
+        if not batch.stage.startswith("join-"):
+            return []
         role = batch.stage.removeprefix("join-")
         leader = ctx.leader()
         if leader is None or not any(self._plan_join(ctx, h).needs_work for h in batch.hosts):
-            return
-        result = await transports[leader].run(f"docker swarm join-token -q {role}", sudo=True, timeout=30)
-        if result.ok and result.stdout.strip():
-            ctx.secrets[role] = Secret(result.stdout.strip())
+            return []
+        return [token_read(role, leader)]
+
+
+def token_read(role: str, leader: str) -> SecretRead:
+    """The join token of `role` (manager, worker), read on the leader."""
+    return SecretRead(role, leader, Step(f"read the {role} join token",
+                                         f"docker swarm join-token -q {role}", sudo=True, timeout=30),
+                      f"the {role} join token from the leader {leader}")
 
 
 def _stale_rows(rows: Iterable[NodeRow], current: NodeRow) -> list[Step]:
