@@ -3,7 +3,9 @@
 Hosts of a batch run concurrently; batches run in order. A host that fails (cannot be
 reached, a command fails) is recorded and left out from then on; the others finish, and
 the exit code says a host failed. A preflight problem is different: it stops the phase for
-every host, so nothing changes anywhere until it is fixed.
+every host, so nothing changes anywhere until it is fixed; a refused one (the command asks
+for something it must not do) ends the command as bad input. Secrets a batch needs that are
+not facts (join tokens) are read here, before the batch is planned, as the phase declares.
 """
 
 from __future__ import annotations

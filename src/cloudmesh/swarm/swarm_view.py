@@ -35,14 +35,20 @@ def rows_of(facts: Mapping[str, HostFacts], managers: Sequence[str]) -> tuple[No
     return facts[leader].nodes if leader else ()
 
 
+def own_row(rows: Iterable[NodeRow], facts: HostFacts | None) -> NodeRow | None:
+    """The row of a reachable host by the node ID it reports itself; None when it reports
+    none, or one the swarm does not list (it is in another swarm)."""
+    node_id = facts.swarm.node_id if facts and facts.swarm else ""
+    return next((row for row in rows if row.id == node_id), None) if node_id else None
+
+
 def node_row(rows: Iterable[NodeRow], facts: HostFacts | None, names: Collection[str],
              addresses: Collection[str]) -> NodeRow | None:
     """A host's row: by its own node ID; when it cannot be reached or has left the swarm,
     by its address or hostname (`names`), and then only an entry that is not Ready (a
     reachable host outside the swarm is not the Ready node at its address)."""
-    node_id = facts.swarm.node_id if facts and facts.swarm else ""
-    if node_id:
-        return next((row for row in rows if row.id == node_id), None)
+    if facts and facts.swarm and facts.swarm.node_id:
+        return own_row(rows, facts)
     return next((row for row in rows
                  if (row.addr in addresses or row.hostname in names)
                  and (facts is None or row.status != "Ready")), None)

@@ -15,6 +15,7 @@ from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.network import advertise_of, init_options, remote_addr
 from cloudmesh.swarm.plan import NOT_READ, Batch, Plan, Problem, SecretRead, Step
+from cloudmesh.swarm.swarm_view import own_row
 
 SWARM_PORT = 2377
 
@@ -78,8 +79,7 @@ class ConfigurePhase(Phase):
             return [Problem("the swarm on this host is locked (autolock)",
                             "docker swarm unlock, then re-run")]
         leader = ctx.leader()
-        ours = {row.id for row in ctx.node_rows()}
-        if swarm.local_state == "active" and (leader is None or swarm.node_id not in ours):
+        if swarm.local_state == "active" and (leader is None or own_row(ctx.node_rows(), facts) is None):
             where = ", ".join(swarm.remote_managers) or "unknown managers"
             return [Problem(f"is in another swarm (managers: {where})",
                             "leave it first: cms-swarm reset HOST, or sudo docker swarm leave --force")]
@@ -115,9 +115,7 @@ class ConfigurePhase(Phase):
         swarm = facts.swarm
         if ctx.leader() is None and host == ctx.managers[0]:  # --dry-run on fresh hosts
             return Plan.noop("initialises the swarm (above)")
-        if swarm is not None and swarm.local_state == "active" and swarm.node_id in {
-            row.id for row in ctx.node_rows()
-        }:
+        if swarm is not None and swarm.local_state == "active" and own_row(ctx.node_rows(), facts):
             return Plan.noop(f"already in this swarm (node {swarm.node_id[:12]})")
         steps = []
         if swarm is not None and swarm.local_state in ("pending", "error"):
@@ -129,15 +127,13 @@ class ConfigurePhase(Phase):
         """Roles, labels and stale entries, run on the leader only."""
         if host != ctx.leader():
             return Plan.noop("the leader updates nodes")
-        rows = {row.id: row for row in ctx.node_rows()}
+        rows = ctx.node_rows()
         steps: list[Step] = []
         for spec in ctx.inventory.hosts:
-            facts = ctx.facts.get(spec.name)
-            node_id = facts.swarm.node_id if facts and facts.swarm else ""
-            row = rows.get(node_id)
+            row = own_row(rows, ctx.facts.get(spec.name))
             if row is None:
                 continue
-            steps += _stale_rows(rows.values(), row)
+            steps += _stale_rows(rows, row)
             if ctx.role(spec.name) == "manager" and not row.is_manager:
                 steps.append(Step(f"promote {spec.name} to manager", f"docker node promote {row.id}", sudo=True))
             missing = {k: v for k, v in spec.labels.items() if dict(row.labels).get(k) != v}

@@ -14,7 +14,7 @@ from cloudmesh.swarm.facts import NodeRow
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase, leader_batch, no_swarm_problem
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
-from cloudmesh.swarm.swarm_view import count_problem
+from cloudmesh.swarm.swarm_view import count_problem, quorum
 
 OPS = ("promote", "demote", "drain", "activate", "label", "rebalance")
 
@@ -22,10 +22,6 @@ OPS = ("promote", "demote", "drain", "activate", "label", "rebalance")
 def node_of(ctx: Context, host: str) -> NodeRow | None:
     """The leader's row for an inventory host (swarm_view.node_row, through the Context)."""
     return ctx.node_of(host)
-
-
-def manager_rows(ctx: Context) -> list[NodeRow]:
-    return [row for row in ctx.node_rows() if row.is_manager]
 
 
 def rebalance_target(ready: int) -> int:
@@ -63,7 +59,7 @@ class NodeOpsPhase(Phase):
         changed = [row for row in rows if row.is_manager == (self.op == "demote")]
         if not changed:
             return ""
-        managers = len(manager_rows(ctx)) + (len(changed) if self.op == "promote" else -len(changed))
+        managers = quorum(ctx.node_rows()).managers + (len(changed) if self.op == "promote" else -len(changed))
         return count_problem(self.op, managers)
 
     def batches(self, ctx: Context) -> list[Batch]:
