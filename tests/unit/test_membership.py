@@ -72,16 +72,16 @@ def test_remove_runs_demote_drain_wait_leave_rm_in_order() -> None:
     phase, ctx = remove_plans(cluster(4, 3), ("pi3",))
     assert phase.problems(ctx, "pi3") == []  # type: ignore[arg-type]
     stages = {b.stage: b.hosts for b in phase.batches(ctx)}  # type: ignore[arg-type]
-    assert list(stages) == ["demote-drain", "wait-drained", "leave", "rm"] and stages["leave"] == ("pi3",)
+    assert list(stages) == ["demote-drain", "wait-drained", "leave", "rm:pi3=n3"] and stages["leave"] == ("pi3",)
     assert descriptions(phase.plan(ctx, "pi1", "demote-drain")) == ["demote pi3", "drain pi3"]  # type: ignore[arg-type]
     assert descriptions(phase.plan(ctx, "pi1", "wait-drained")) == ["wait until the tasks of pi3 run elsewhere"]  # type: ignore[arg-type]
     assert descriptions(phase.plan(ctx, "pi3", "leave")) == ["leave the swarm"]  # type: ignore[arg-type]
     assert phase.plan(ctx, "pi2", "demote-drain").reason == "the leader does this"  # type: ignore[arg-type]
-    # after it left, the host no longer knows its node ID; the phase remembers it
+    # after it left, the host no longer knows its node ID: the rm stage carries it (no state)
     left = dict(cluster(4, 3))
     left["pi3"] = probe(hostname="pi3", docker="20.10.24")
     ctx2 = context(inventory(4), left)
-    rm = phase.plan(ctx2, "pi1", "rm")
+    rm = phase.plan(ctx2, "pi1", "rm:pi3=n3")
     assert descriptions(rm) == ["remove the node entry of pi3"] and "--force n3" in rm.steps[0].command
 
 

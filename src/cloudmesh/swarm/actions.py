@@ -33,6 +33,7 @@ from cloudmesh.swarm.phases.verify import VerifyPhase
 from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
+from cloudmesh.swarm.swarm_view import quorum
 from cloudmesh.swarm.transport import SshTransport
 
 
@@ -337,13 +338,11 @@ def status_data(runner: Runner) -> dict[str, Any]:
     if leader is not None:
         swarm_state = ctx.facts[leader].swarm
         assert swarm_state is not None
-        managers = [r for r in rows.values() if r.is_manager]
-        reachable = [r for r in managers if r.manager_status in ("Leader", "Reachable")]
+        held = quorum(rows.values())
         swarm = {"id": swarm_state.cluster_id, "leader": next(
             (n["host"] for n in nodes if n["leader"]), None),
-            "managers": len(managers), "nodes": len(rows),
-            "reachable_managers": len(reachable),
-            "unreachable_managers": sorted(r.hostname for r in managers if r not in reachable),
-            "quorum": len(reachable) > len(managers) // 2,
-            "tolerates": max(0, len(reachable) - (len(managers) // 2 + 1))}
+            "managers": held.managers, "nodes": len(rows),
+            "reachable_managers": held.reachable,
+            "unreachable_managers": list(held.unreachable),
+            "quorum": held.held, "tolerates": held.tolerates}
     return {"cluster": ctx.inventory.name, "swarm": swarm, "nodes": nodes}

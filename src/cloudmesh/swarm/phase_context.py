@@ -11,6 +11,7 @@ from cloudmesh.swarm.facts import HostFacts, NodeRow
 from cloudmesh.swarm.inventory import HostSpec, Inventory
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.plan import Secret
+from cloudmesh.swarm.swarm_view import active_managers, leader_of, node_row, rows_of
 
 
 @dataclass
@@ -36,25 +37,22 @@ class Context:
 
     def swarm_managers(self) -> list[str]:
         """Inventory managers that are active managers of a swarm now, in inventory order."""
-        return [
-            name
-            for name in self.managers
-            if (f := self.facts.get(name)) and f.swarm and f.swarm.local_state == "active"
-            and f.swarm.is_manager
-        ]
+        return active_managers(self.facts, self.managers)
 
     def leader(self) -> str | None:
         """The inventory host that is the swarm leader, else any active manager of ours."""
-        active = self.swarm_managers()
-        for name in active:
-            if any(row.self and row.is_leader for row in self.facts[name].nodes):
-                return name
-        return active[0] if active else None
+        return leader_of(self.facts, self.managers)
 
     def node_rows(self) -> tuple[NodeRow, ...]:
         """The swarm's node list as the leader (or an active manager) sees it."""
-        leader = self.leader()
-        return self.facts[leader].nodes if leader else ()
+        return rows_of(self.facts, self.managers)
+
+    def node_of(self, host: str) -> NodeRow | None:
+        """The leader's row for an inventory host (swarm_view.node_row)."""
+        facts = self.facts.get(host)
+        spec = self.spec(host)
+        return node_row(self.node_rows(), facts, {spec.name, facts.hostname if facts else spec.name},
+                        {spec.address, self.ip(host)})
 
     def cluster_id(self) -> str:
         leader = self.leader()

@@ -1,4 +1,5 @@
-"""Values a phase returns and the runner runs: Secret, Step, Plan, Problem, Batch. No I/O here.
+"""Values a phase returns and the runner runs: Secret, Step, Plan, Problem, Batch, SecretRead.
+No I/O here.
 
 The printed plan is what apply runs, so `--dry-run` cannot drift from the real run.
 """
@@ -32,6 +33,15 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def unsent(parts: tuple[str | Secret, ...]) -> bool:
+    """Some secret among these parts is empty (never read or given): the runner refuses to
+    send it, so a missing token or key is a clear error and never an empty one on a host."""
+    return any(isinstance(part, Secret) and not part.reveal() for part in parts)
+
+
+NOT_READ = Secret("")  # a secret the runner reads only once the swarm exists (--dry-run before)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,8 @@ class Problem:
     message: str
     fix: str = ""
     warning: bool = False
+    # the command asks for something refused (exit 2 like bad input, nothing changed anywhere)
+    refused: bool = False
 
     def __str__(self) -> str:
         return f"{self.message} (fix: {self.fix})" if self.fix else self.message
@@ -95,6 +107,21 @@ class Batch:
 
     stage: str
     hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SecretRead:
+    """A secret a batch needs that is not a fact (a join token): the runner runs `step` on
+    `host` before planning the batch, in --dry-run too (it changes nothing), and keeps its
+    stdout as `ctx.secrets[name]`, never shown or logged. `what` names it and where it
+    comes from, for the error when the read fails or prints nothing. `planned`: in a dry run
+    on hosts where what holds the secret does not exist yet (no swarm): shown, not run."""
+
+    name: str
+    host: str
+    step: Step
+    what: str
+    planned: bool = False
 
 
 _TOKEN = re.compile(r"SWMTKN-[A-Za-z0-9-]+")

@@ -3,7 +3,9 @@
 Hosts of a batch run concurrently; batches run in order. A host that fails (cannot be
 reached, a command fails) is recorded and left out from then on; the others finish, and
 the exit code says a host failed. A preflight problem is different: it stops the phase for
-every host, so nothing changes anywhere until it is fixed.
+every host, so nothing changes anywhere until it is fixed; a refused one (the command asks
+for something it must not do) ends the command as bad input. Secrets a batch needs that are
+not facts (join tokens) are read here, before the batch is planned, as the phase declares.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
-from cloudmesh.swarm.errors import CommandError, HostError, NotConverged, PreflightError, SwarmError
+from cloudmesh.swarm.errors import (
+    CommandError,
+    HostError,
+    NotConverged,
+    PreflightError,
+    SwarmError,
+    UsageError,
+)
 from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
 from cloudmesh.swarm.hostlog import HostLog
 from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phase_context import Context
-from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
+from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, SecretRead, Step, redact, unsent
 from cloudmesh.swarm.ssh_settings import ssh_target
 from cloudmesh.swarm.transport import Result, SshTarget, SshTransport, Transport
 
@@ -183,7 +192,9 @@ class Runner:
                 continue
             if index and self._stale:
                 await self.refresh()
-            await phase.before_batch(self.ctx, batch, self.transports)
+            reads = phase.secret_reads(self.ctx, batch)
+            if reads and not await self._read_secrets(reads, hosts):
+                break
             plans = {h: phase.plan(self.ctx, h, batch.stage) for h in hosts}
             for host, plan in plans.items():
                 self.reporter.plan(host, phase.title, plan, dry_run=self.options.dry_run)
@@ -204,9 +215,42 @@ class Runner:
                 self.reporter.host_done(name, phase.title, changed=name in applied)
         return not failed
 
+    async def _read_secrets(self, reads: list[SecretRead], hosts: list[str]) -> bool:
+        """Read the secrets a batch needs (in --dry-run too: reading changes nothing) into
+        ctx.secrets; the value is never reported or logged. A failed or empty read fails
+        every host of the batch with one clear error; False then. A `planned` read (a dry
+        run before what holds the secret exists) is shown only."""
+        for read in reads:
+            self.reporter.step(read.host, read.step, dry_run=self.options.dry_run)
+            if read.planned and self.options.dry_run:
+                continue
+            self.log(read.host, f"read: {read.step.description}: {read.step.shown()}")
+            transport = self.transports.get(read.host)
+            if transport is None or self.results[read.host].failed:
+                why = "it failed or cannot be reached"
+            else:
+                result = await transport.run(read.step.command, sudo=read.step.sudo,
+                                             stdin=read.step.stdin_text(), timeout=read.step.timeout)
+                self.log(read.host, f"exit {result.exit_status} (output withheld: a secret)")
+                value = result.stdout.strip() if result.ok else ""
+                if value:
+                    self.ctx.secrets[read.name] = Secret(value)
+                    continue
+                said = " | ".join(line.strip() for line in redact(result.stderr).splitlines()[-3:]
+                                  if line.strip())
+                why = said or ("it printed nothing" if result.ok else f"exit {result.exit_status}")
+            for host in hosts:
+                self.fail(host, HostError(host, f"could not read {read.what}: {why}"))
+            return False
+        return True
+
     def _report_problems(self, phase: Phase, names: list[str]) -> None:
+        problems_of = {name: phase.problems(self.ctx, name) for name in names}
+        refused = [p for problems in problems_of.values() for p in problems if p.refused]
+        if refused:  # the command asks for something refused: bad input, nothing was done
+            raise UsageError("; ".join(str(p) for p in refused))
         for name in names:
-            problems = phase.problems(self.ctx, name)
+            problems = problems_of[name]
             for problem in problems:
                 self.log(name, f"{'warning' if problem.warning else 'problem'}: {problem}")
                 self.reporter.problem(name, problem)
@@ -224,6 +268,8 @@ class Runner:
         self.results[host].changed = True
         result: Result | None = None
         for step in plan.steps:
+            if unsent(step.stdin):
+                raise HostError(host, f"{step.description}: a secret it needs was not read or given")
             self.reporter.step(host, step)
             self.log(host, f"run: {step.description}: {step.shown()}")
             started = time.monotonic()

@@ -6,13 +6,8 @@ A phase is prepare, install, configure or reset: each says per host what is wron
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from cloudmesh.swarm.phase_context import Context
-from cloudmesh.swarm.plan import Batch, Plan, Problem
-
-if TYPE_CHECKING:
-    from cloudmesh.swarm.transport import Transport
+from cloudmesh.swarm.plan import Batch, Plan, Problem, SecretRead
 
 
 class Phase:
@@ -31,8 +26,9 @@ class Phase:
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         return Plan.noop("nothing to do")
 
-    async def before_batch(self, ctx: Context, batch: Batch, transports: dict[str, Transport]) -> None:
-        """Cluster-wide reads a batch needs that are not facts (e.g. join tokens)."""
+    def secret_reads(self, ctx: Context, batch: Batch) -> list[SecretRead]:
+        """Secrets a batch needs that are not facts (join tokens): the runner reads them."""
+        return []
 
 
 def leader_batch(ctx: Context, stage: str) -> list[Batch]:

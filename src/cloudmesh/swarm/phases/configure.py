@@ -15,8 +15,8 @@ from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.phases.network import advertise_of, init_options, remote_addr
 from cloudmesh.swarm.phases.shell import api_post
-from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, Step
-from cloudmesh.swarm.transport import Transport
+from cloudmesh.swarm.plan import NOT_READ, Batch, Plan, Problem, SecretRead, Step
+from cloudmesh.swarm.swarm_view import own_row
 
 SWARM_PORT = 2377
 
@@ -26,8 +26,10 @@ def host_port(address: str, port: int) -> str:
 
 
 def join_step(ctx: Context, host: str, role: str) -> Step:
-    """POST /swarm/join with the token in the body; the shown command has `***`."""
-    token = ctx.secrets.get(role, Secret(""))
+    """POST /swarm/join with the token in the body; the shown command has `***`. The token
+    is read by the runner (ConfigurePhase.secret_reads); before the swarm exists (--dry-run)
+    it is NOT_READ, which the runner never sends."""
+    token = ctx.secrets.get(role, NOT_READ)
     remotes = [host_port(remote_addr(ctx, m), SWARM_PORT) for m in ctx.swarm_managers()] or [
         host_port(remote_addr(ctx, ctx.managers[0]), SWARM_PORT)
     ]
@@ -59,8 +61,7 @@ class ConfigurePhase(Phase):
             return [Problem("the swarm on this host is locked (autolock)",
                             "docker swarm unlock, then re-run")]
         leader = ctx.leader()
-        ours = {row.id for row in ctx.node_rows()}
-        if swarm.local_state == "active" and (leader is None or swarm.node_id not in ours):
+        if swarm.local_state == "active" and (leader is None or own_row(ctx.node_rows(), facts) is None):
             where = ", ".join(swarm.remote_managers) or "unknown managers"
             return [Problem(f"is in another swarm (managers: {where})",
                             "leave it first: cms-swarm reset HOST, or sudo docker swarm leave --force")]
@@ -96,9 +97,7 @@ class ConfigurePhase(Phase):
         swarm = facts.swarm
         if ctx.leader() is None and host == ctx.managers[0]:  # --dry-run on fresh hosts
             return Plan.noop("initialises the swarm (above)")
-        if swarm is not None and swarm.local_state == "active" and swarm.node_id in {
-            row.id for row in ctx.node_rows()
-        }:
+        if swarm is not None and swarm.local_state == "active" and own_row(ctx.node_rows(), facts):
             return Plan.noop(f"already in this swarm (node {swarm.node_id[:12]})")
         steps = []
         if swarm is not None and swarm.local_state in ("pending", "error"):
@@ -110,15 +109,13 @@ class ConfigurePhase(Phase):
         """Roles, labels and stale entries, run on the leader only."""
         if host != ctx.leader():
             return Plan.noop("the leader updates nodes")
-        rows = {row.id: row for row in ctx.node_rows()}
+        rows = ctx.node_rows()
         steps: list[Step] = []
         for spec in ctx.inventory.hosts:
-            facts = ctx.facts.get(spec.name)
-            node_id = facts.swarm.node_id if facts and facts.swarm else ""
-            row = rows.get(node_id)
+            row = own_row(rows, ctx.facts.get(spec.name))
             if row is None:
                 continue
-            steps += _stale_rows(rows.values(), row)
+            steps += _stale_rows(rows, row)
             if ctx.role(spec.name) == "manager" and not row.is_manager:
                 steps.append(Step(f"promote {spec.name} to manager", f"docker node promote {row.id}", sudo=True))
             missing = {k: v for k, v in spec.labels.items() if dict(row.labels).get(k) != v}
@@ -130,17 +127,24 @@ class ConfigurePhase(Phase):
             return Plan.noop("roles and labels as in the inventory")
         return Plan(tuple(steps))
 
-    async def before_batch(self, ctx: Context, batch: Batch, transports: dict[str, Transport]) -> None:
-        """Read the join token a join batch needs from the leader, into a Secret."""
-        if not batch.stage.startswith("join-") or ctx.options.dry_run:
-            return
+    def secret_reads(self, ctx: Context, batch: Batch) -> list[SecretRead]:
+        """A join batch needs the join token of its role, read on the leader."""
+        if not batch.stage.startswith("join-"):
+            return []
         role = batch.stage.removeprefix("join-")
         leader = ctx.leader()
-        if leader is None or not any(self._plan_join(ctx, h).needs_work for h in batch.hosts):
-            return
-        result = await transports[leader].run(f"docker swarm join-token -q {role}", sudo=True, timeout=30)
-        if result.ok and result.stdout.strip():
-            ctx.secrets[role] = Secret(result.stdout.strip())
+        if not any(self._plan_join(ctx, h).needs_work for h in batch.hosts):
+            return []
+        if leader is None:  # a dry run on fresh hosts: the first manager will lead after init
+            return [token_read(role, ctx.managers[0], planned=True)] if ctx.options.dry_run else []
+        return [token_read(role, leader)]
+
+
+def token_read(role: str, leader: str, planned: bool = False) -> SecretRead:
+    """The join token of `role` (manager, worker), read on the leader."""
+    return SecretRead(role, leader, Step(f"read the {role} join token",
+                                         f"docker swarm join-token -q {role}", sudo=True, timeout=30),
+                      f"the {role} join token from the leader {leader}", planned)
 
 
 def _stale_rows(rows: Iterable[NodeRow], current: NodeRow) -> list[Step]:

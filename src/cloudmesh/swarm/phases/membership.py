@@ -4,17 +4,22 @@ The order matters (Docker's admin guide): demote a manager first, drain it and w
 its tasks run elsewhere, let it leave, and only then remove its entry on a manager. A host
 that cannot be reached (a dead board) skips the leave and its entry is removed by force.
 Removing the last manager, or managers whose loss breaks quorum, is refused unless --force.
+
+The phase keeps no state: the node IDs of the targets are read from the facts before
+anything ran and travel in the `rm` stage's name (afterwards a host no longer knows its own
+ID), so --dry-run prints the removal that apply runs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cloudmesh.swarm.facts import NodeRow
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
-from cloudmesh.swarm.phases.nodes import manager_rows, node_of
+from cloudmesh.swarm.phases.nodes import node_of
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
+from cloudmesh.swarm.swarm_view import quorum
 
 WAIT_TASKS = 180  # seconds for the tasks of a drained node to stop
 WAIT_CONVERGE = 60  # seconds for services to have all replicas running elsewhere
@@ -24,16 +29,14 @@ WAIT_CONVERGE = 60  # seconds for services to have all replicas running elsewher
 class RemovePhase(Phase):
     targets: tuple[str, ...] = ()
     force: bool = False
-    # node IDs seen before the hosts left: afterwards a host no longer knows its own ID
-    seen: dict[str, str] = field(default_factory=dict, compare=False)
     title = "Remove nodes"
 
-    def _row(self, ctx: Context, name: str) -> NodeRow | None:
-        row = node_of(ctx, name)
-        if row is not None:
-            self.seen[name] = row.id
-            return row
-        return next((r for r in ctx.node_rows() if r.id == self.seen.get(name)), None)
+    def _row(self, ctx: Context, name: str, stage: str = "") -> NodeRow | None:
+        """The target's row: by the ID the stage carries (see batches), else node_of."""
+        ids = dict(item.split("=", 1) for item in stage.partition(":")[2].split(",") if "=" in item)
+        if name in ids:
+            return next((r for r in ctx.node_rows() if r.id == ids[name]), None)
+        return node_of(ctx, name)
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
         if host != self.targets[0]:
@@ -45,21 +48,20 @@ class RemovePhase(Phase):
         leaving = [r for r in (self._row(ctx, t) for t in self.targets) if r is not None and r.is_manager]
         if not leaving or self.force:
             return []
-        managers = manager_rows(ctx)
-        left = [r for r in managers if r not in leaving]
-        reachable = [r for r in left if r.manager_status in ("Leader", "Reachable")]
-        if not left:
+        left = quorum(ctx.node_rows()).without(leaving)
+        if not left.managers:
             return [Problem("that would remove the last manager", "promote another node first, or --force")]
-        if len(reachable) <= len(left) // 2:
-            return [Problem(f"that would break quorum: {len(reachable)} of the {len(left)} remaining "
+        if not left.held:
+            return [Problem(f"that would break quorum: {left.reachable} of the {left.managers} remaining "
                             "managers are reachable", "bring managers back first, or --force")]
         return []
 
     def batches(self, ctx: Context) -> list[Batch]:
         managers = tuple(m for m in ctx.managers if m not in self.targets) or tuple(
             h.name for h in ctx.inventory.hosts if h.name not in self.targets)
+        ids = ",".join(f"{name}={row.id}" for name in self.targets if (row := node_of(ctx, name)))
         return [Batch("demote-drain", managers), Batch("wait-drained", managers),
-                Batch("leave", self.targets), Batch("rm", managers)]
+                Batch("leave", self.targets), Batch(f"rm:{ids}", managers)]
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         if stage == "leave":
@@ -71,7 +73,7 @@ class RemovePhase(Phase):
             return Plan.noop("the leader does this")
         steps: list[Step] = []
         for name in self.targets:
-            row = self._row(ctx, name)
+            row = self._row(ctx, name, stage)
             if row is None:
                 continue
             reachable = name in ctx.facts
@@ -84,10 +86,8 @@ class RemovePhase(Phase):
             elif stage == "wait-drained" and reachable and row.status == "Ready":
                 steps.append(Step(f"wait until the tasks of {name} run elsewhere",
                                   _wait_moved(row.id), sudo=True, timeout=WAIT_TASKS + 30))
-            elif stage == "rm":
-                facts = ctx.facts.get(name)
-                if facts is not None and facts.in_swarm:
-                    continue  # it did not leave: keep its entry (the leave step says why)
+            elif stage.startswith("rm:"):
+                # a failed leave stops the runner before this stage; --dry-run shows it too.
                 # it left (or is unreachable): --force spares the wait for the heartbeat to time out
                 why = "" if reachable else " (unreachable)"
                 steps.append(Step(f"remove the node entry of {name}{why}",

@@ -14,26 +14,14 @@ from cloudmesh.swarm.facts import NodeRow
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase, leader_batch, no_swarm_problem
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
+from cloudmesh.swarm.swarm_view import count_problem, quorum
 
 OPS = ("promote", "demote", "drain", "activate", "label", "rebalance")
 
 
 def node_of(ctx: Context, host: str) -> NodeRow | None:
-    """The leader's row for an inventory host: by the host's own node ID, or, when the host
-    cannot be reached or has left the swarm, by its address or hostname."""
-    facts = ctx.facts.get(host)
-    node_id = facts.swarm.node_id if facts and facts.swarm else ""
-    if node_id:
-        return next((row for row in ctx.node_rows() if row.id == node_id), None)
-    spec = ctx.spec(host)  # unreachable, or it left: its entry by address or hostname
-    names = {spec.name, facts.hostname if facts else spec.name}
-    return next((row for row in ctx.node_rows()
-                 if (row.addr in (spec.address, ctx.ip(host)) or row.hostname in names)
-                 and (facts is None or row.status != "Ready")), None)  # a left host's entry is Down
-
-
-def manager_rows(ctx: Context) -> list[NodeRow]:
-    return [row for row in ctx.node_rows() if row.is_manager]
+    """The leader's row for an inventory host (swarm_view.node_row, through the Context)."""
+    return ctx.node_of(host)
 
 
 def rebalance_target(ready: int) -> int:
@@ -59,7 +47,20 @@ class NodeOpsPhase(Phase):
             return no_swarm_problem(ctx, host)
         if host in self.targets and node_of(ctx, host) is None:
             return [Problem("is not a node of this swarm", "cms-swarm add HOST, or create")]
+        if host == ctx.leader() and (refused := self._count_refused(ctx)):
+            return [Problem(refused, refused=True)]  # said once; exit 2, nothing changed
         return []
+
+    def _count_refused(self, ctx: Context) -> str:
+        """Promote/demote that leave no manager or an even count are refused unless --force."""
+        if self.op not in ("promote", "demote") or self.force:
+            return ""
+        rows = [row for row in (node_of(ctx, name) for name in self.targets) if row is not None]
+        changed = [row for row in rows if row.is_manager == (self.op == "demote")]
+        if not changed:
+            return ""
+        managers = quorum(ctx.node_rows()).managers + (len(changed) if self.op == "promote" else -len(changed))
+        return count_problem(self.op, managers)
 
     def batches(self, ctx: Context) -> list[Batch]:
         return leader_batch(ctx, self.op)
@@ -68,37 +69,22 @@ class NodeOpsPhase(Phase):
         if self.op == "rebalance":
             return self._rebalance(ctx)
         steps: list[Step] = []
-        managers = len(manager_rows(ctx))
         for name in self.targets:
             row = node_of(ctx, name)
             if row is None:
                 continue
             if self.op == "promote" and not row.is_manager:
-                managers += 1
                 steps.append(Step(f"promote {name}", f"docker node promote {row.id}", sudo=True))
             elif self.op == "demote" and row.is_manager:
-                managers -= 1
                 steps.append(Step(f"demote {name}", f"docker node demote {row.id}", sudo=True))
             elif self.op in ("drain", "activate") and row.availability.lower() != _availability(self.op):
                 steps.append(Step(f"{self.op} {name}", f"docker node update --availability "
                                   f"{_availability(self.op)} {row.id}", sudo=True))
             elif self.op == "label":
                 steps += _label_steps(name, row, self.labels)
-        self._check_count(managers, steps)
         if not steps:
             return Plan.noop("nothing to change")
         return Plan(tuple(steps))
-
-    def _check_count(self, managers: int, steps: list[Step]) -> None:
-        from cloudmesh.swarm.errors import UsageError
-
-        if self.op not in ("promote", "demote") or not steps or self.force:
-            return
-        if managers < 1:
-            raise UsageError("demote: that would leave no manager; the swarm needs one")
-        if managers % 2 == 0:
-            raise UsageError(f"{self.op}: that would leave {managers} managers, an even count that "
-                             "tolerates no more failures than one fewer; use --force, or rebalance")
 
     def _rebalance(self, ctx: Context) -> Plan:
         rows = {row.id: row for row in ctx.node_rows()}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase, leader_batch, no_swarm_problem
 from cloudmesh.swarm.phases.shell import api_post
-from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, Step
+from cloudmesh.swarm.plan import NOT_READ, Batch, Plan, Problem, Step
 
 
 class RotateTokensPhase(Phase):
@@ -55,10 +55,18 @@ class UnlockPhase(Phase):
 
     title = "Unlock managers"
 
+    def problems(self, ctx: Context, host: str) -> list[Problem]:
+        swarm = ctx.facts[host].swarm
+        key = ctx.secrets.get(UNLOCK_KEY)
+        if swarm is not None and swarm.local_state == "locked" and (key is None or not key.reveal()):
+            return [Problem("the swarm here is locked and no unlock key was given",
+                            "cms-swarm unlock HOSTS (prompt), or --unlock-key-stdin")]
+        return []
+
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         swarm = ctx.facts[host].swarm
         if swarm is None or swarm.local_state != "locked":
             return Plan.noop(f"not locked ({swarm.local_state if swarm else 'no docker'})")
-        key = ctx.secrets.get(UNLOCK_KEY, Secret(""))
+        key = ctx.secrets.get(UNLOCK_KEY, NOT_READ)  # a Problem without it (see problems)
         return Plan((Step("unlock the swarm on this manager", api_post("/swarm/unlock"),
                           sudo=True, stdin=('{"UnlockKey": "', key, '"}')),))

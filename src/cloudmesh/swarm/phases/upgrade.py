@@ -3,13 +3,18 @@
 Per node: drain it (on the leader) and wait until its tasks stopped, upgrade its engine
 (docker.io and docker-cli, or docker-ce and docker-ce-cli) on it, then (on the leader, which may be a new one by then) wait until it is Ready again,
 make it active and wait until services have their replicas back. Workers go first, the
-leader last. A node that does not come back Ready fails, and the runner stops there.
+leader last; after the leader, the new leader also waits until every node is Ready again.
+A node that does not come back Ready fails, and the runner stops there.
+
+The phase keeps no state: each stage is planned from the facts of the moment, and the
+batches (made once, from the facts before anything ran) say which node a user had drained
+already, so that it stays drained. `--dry-run` thus prints the steps apply runs.
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase, no_swarm_problem
@@ -24,8 +29,6 @@ WAIT_READY = 180  # seconds for an upgraded node to be Ready again
 @dataclass(frozen=True)
 class UpgradePhase(Phase):
     version: str = ""  # an apt version of the engine package; empty: what apt offers now
-    drained: set[str] = field(default_factory=set, compare=False)  # drained by this run
-    upgraded: set[str] = field(default_factory=set, compare=False)  # brought back by this run
     title = "Upgrade Docker engine"
 
     def target(self, ctx: Context, host: str) -> str:
@@ -61,15 +64,21 @@ class UpgradePhase(Phase):
         managers = tuple(ctx.managers)
         batches = [Batch("lists", tuple(names))]
         for name in order:
+            back = f"back:{name}"
+            row = node_of(ctx, name)
+            if row is not None and row.availability == "Drain" and not self.needs(ctx, name):
+                back += ":stays-drained"  # the user drained it: an upgrade does not activate it
+            elif name == order[-1]:
+                back += ":settle"  # after the last (the leader), a new leader sees all nodes again
             batches += [Batch(f"drain:{name}", managers), Batch(f"upgrade:{name}", (name,)),
-                        Batch(f"back:{name}", managers)]
-        return [*batches, Batch("settle", managers)]
+                        Batch(back, managers)]
+        return batches
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         if stage == "lists":
             fresh = ctx.facts[host].apt_lists_fresh or self.version
             return Plan.noop("package lists are fresh") if fresh else Plan((REFRESH_LISTS,))
-        kind, _, node = stage.partition(":")
+        kind, node, *how = stage.split(":")
         if kind == "upgrade":
             if not self.needs(ctx, host):
                 return Plan.noop(f"{self.packages(ctx, host)[0]} {ctx.facts[host].docker_package} is the target")
@@ -81,34 +90,31 @@ class UpgradePhase(Phase):
                               sudo=True, timeout=900),))
         if host != ctx.leader():
             return Plan.noop("the leader does this")
-        if kind == "settle":  # a new leader first sees every node as Unknown until it reports
-            if not self.upgraded:
-                return Plan.noop("no node was upgraded")
-            self.upgraded.clear()
-            return Plan((Step("wait until every node is Ready again",
-                              "i=0; while docker node ls --format '{{.Status}}' | grep -vqx Ready; do "
-                              f"i=$((i+1)); [ $i -ge {WAIT_READY * 2} ] && exit 1; sleep 0.5; done",
-                              sudo=True, timeout=WAIT_READY + 30),))
         row = node_of(ctx, node)
         if row is None:
             return Plan.noop(f"{node} is not a node")
         if kind == "drain":
             if not self.needs(ctx, node):
                 return Plan.noop(f"{node} needs no upgrade")
-            self.drained.add(node)
             steps = [Step(f"drain {node}", f"docker node update --availability drain {row.id}", sudo=True)]
             return Plan((*steps, Step(f"wait until the tasks of {node} stopped",
                                       tasks_stopped(row.id), sudo=True, timeout=240)))
-        if node not in self.drained or self.needs(ctx, node):
+        # a node this run drains (or, before the upgrade, --dry-run: will drain) comes back
+        if "stays-drained" in how or not (row.availability == "Drain" or self.needs(ctx, node)):
             return Plan.noop(f"{node}: nothing to bring back")
-        self.drained.discard(node)
-        self.upgraded.add(node)
-        return Plan((
+        steps = [
             Step(f"wait until {node} is Ready",
                  f"i=0; until [ \"$(docker node inspect -f '{{{{.Status.State}}}}' {row.id})\" = ready ]; "
                  f"do i=$((i+1)); if [ $i -ge {WAIT_READY * 2} ]; then "
                  f"echo '{node} did not come back Ready after the upgrade' >&2; exit 1; fi; sleep 0.5; done",
                  sudo=True, timeout=WAIT_READY + 30),
             Step(f"activate {node}", f"docker node update --availability active {row.id}", sudo=True),
-            Step("wait until services have their replicas back", services_back(), sudo=True, timeout=120),
-        ))
+        ]
+        if "settle" in how:  # a new leader first sees every node as Unknown until it reports
+            steps.append(Step("wait until every node is Ready again",
+                              "i=0; while docker node ls --format '{{.Status}}' | grep -vqx Ready; do "
+                              f"i=$((i+1)); [ $i -ge {WAIT_READY * 2} ] && exit 1; sleep 0.5; done",
+                              sudo=True, timeout=WAIT_READY + 30))
+        steps.append(Step("wait until services have their replicas back", services_back(), sudo=True,
+                          timeout=120))
+        return Plan(tuple(steps))
