@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,29 @@ class Converging:
         return _quiet_success(command)
 
 
+class Upgrading:
+    """A 3-manager swarm on the old engine: a host is on the one apt offers once the upgrade's
+    apt install ran on it, and the leader's node list shows the nodes drained and activated."""
+
+    def __init__(self) -> None:
+        self.upgraded: set[str] = set()
+        self.drained: set[str] = set()
+
+    def __call__(self, name: str, command: str) -> Result:
+        if command == PROBE_SCRIPT:
+            text = _swarm(("pi1", "pi2", "pi3"), drained=tuple(sorted(self.drained)))[name]
+            text = text.replace("=== end ===\n", UPGRADE)
+            return Result(0, text.replace(ENGINE, NEWEST) if name in self.upgraded else text, "")
+        if "apt-get" in command and " install " in command:
+            self.upgraded.add(name)
+        for node in HOSTS:
+            if command.endswith(f"--availability drain n{node[-1]}"):
+                self.drained.add(node)
+            elif command.endswith(f"--availability active n{node[-1]}"):
+                self.drained.discard(node)
+        return _quiet_success(command)
+
+
 EVOLVING = {"create": dict.fromkeys(HOSTS, "bare"),  # create, add: phases that build on each other
             "add": {"pi1": "manager", "pi2": "manager", "pi3": "manager", "pi4": "bare"}}
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOb me@here"  # the public key keys installs
@@ -137,7 +161,8 @@ def _sshd(effective: str, ours: str = "") -> dict[str, str]:
 CLOCK_OFF = {name: probe(name, clock=time.time() - 120) for name in HOSTS}
 SWARM = _swarm(("pi1", "pi2", "pi3"))
 DEMOTED, DRAINED = _swarm(("pi1", "pi2")), _swarm(("pi1", "pi2"), drained=("pi3",))
-UPGRADE = "=== apt-lists-fresh ===\nyes\n=== apt-candidate ===\n27.5.1+dfsg1-1\n=== end ===\n"
+NEWEST = "27.5.1+dfsg1-1"  # what apt offers for upgrade
+UPGRADE = f"=== apt-lists-fresh ===\nyes\n=== apt-candidate ===\n{NEWEST}\n=== end ===\n"
 NEWER = {name: text.replace("=== end ===\n", UPGRADE) for name, text in SWARM.items()}  # apt offers more
 ONE_MANAGER = _swarm(("pi1",), drained=("pi3",))
 
@@ -172,9 +197,6 @@ CASES: dict[str, tuple[dict[str, str], State, tuple[str, ...], dict[str, bool]]]
 DIFFERS = {
     "create+managers": "a manager that joins after another lists it among the managers to join "
                        "(RemoteAddrs), which a dry run, planned before any joined, does not",
-    "upgrade": "upgrade keeps state between plan() calls (drained/upgraded), so its dry run "
-               "lacks the wait-ready, activate and settle steps: fixed on branch pure (these fake "
-               "hosts also keep the old version after the upgrade step: after-states to add then)",
     "create+verify": "verify plans nothing in a dry run (its stages run outside plans): fixed on "
                      "branch verify",
 }
@@ -211,7 +233,9 @@ def _run(case: str, dry_run: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     before, after, targets, flags = CASES[name]
     inventory = _inventory(case)
     managers = tuple(h.name for h in inventory.hosts if h.role != "worker" and h.name != "pi4")
-    handler = Evolving(EVOLVING[name], managers) if name in EVOLVING else Converging(before, after)
+    handler: Callable[[str, str], Result] = (
+        Evolving(EVOLVING[name], managers) if name in EVOLVING
+        else Upgrading() if name == "upgrade" else Converging(before, after))
     lab, reporter = Lab(handler), Recording()
     options = RunOptions(dry_run=dry_run, public_key=KEY, **flags)
     # these hosts run no tasks: verify gives up waiting for them at once, not after 2 minutes
