@@ -34,11 +34,11 @@ from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
 from cloudmesh.swarm.transport import DEFAULT_KNOWN_HOSTS, SshTransport
 
-ACTIONS: dict[str, Sequence[Phase | VerifyPhase]] = {
+ACTIONS: dict[str, Sequence[Phase]] = {
     "check": (PreparePhase(),),
     "install": (PreparePhase(), InstallPhase()),
     "init": (PreparePhase(), ConfigurePhase()),
-    "create": (PreparePhase(), InstallPhase(), ConfigurePhase(), VerifyPhase()),
+    "create": (PreparePhase(), InstallPhase(), ConfigurePhase(), VerifyPhase(reuse_earlier=True)),
     "verify": (VerifyPhase(),),
     "reset": (ResetPhase(),),
     "status": (),
@@ -71,7 +71,7 @@ def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: R
                             as_json, connector, extras or Extras()))
 
 
-def phases_of(name: str, extras: Extras, options: RunOptions) -> list[Phase | VerifyPhase]:
+def phases_of(name: str, extras: Extras, options: RunOptions) -> list[Phase]:
     if name in NODE_OPS:
         return [NodeOpsPhase(name, extras.targets, extras.labels, options.force)]
     if name == "hostname":
@@ -109,15 +109,11 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
         for phase in phases_of(name, extras, options) if ok else []:
             if skip_verify and isinstance(phase, VerifyPhase):
                 continue
-            if isinstance(phase, VerifyPhase):
-                unchanged = not any(r.changed for r in runner.results.values())
-                ok = await phase.run(runner, reuse_earlier=name == "create" and unchanged)
-            else:
-                ok = await runner.run_phase(phase)
-                if ok and isinstance(phase, AutolockPhase) and not options.dry_run:
-                    await show_unlock_key(runner)
-                if isinstance(phase, PreparePhase) and options.fix_identities and not options.dry_run:
-                    record_host_keys(runner)
+            ok = await runner.run_phase(phase)
+            if ok and isinstance(phase, AutolockPhase) and not options.dry_run:
+                await show_unlock_key(runner)
+            if isinstance(phase, PreparePhase) and options.fix_identities and not options.dry_run:
+                record_host_keys(runner)
             if not ok:
                 break
         if ok and name == "keys" and not options.dry_run:

@@ -10,7 +10,8 @@
         ├── HostKeyError      unknown or changed host key
         ├── CommandError      a step exited non-zero (step, status, stderr tail)
         ├── PreflightError    the prepare phase found problems
-        └── NotConverged      after apply, the phase still has work to do
+        ├── NotConverged      after apply, the phase still has work to do
+        └── VerifyError       a check (verify's) failed on this host
 """
 
 from __future__ import annotations
@@ -83,3 +84,7 @@ class PreflightError(HostError):
 
 class NotConverged(HostError):
     """Apply finished but the host still differs from the wanted state."""
+
+
+class VerifyError(HostError):
+    """A check failed on this host (verify: a test task, port or overlay path)."""

@@ -21,6 +21,7 @@ class Phase:
     title = "phase"
     changes_hosts = True
     converges = True  # False: applying does not empty the plan (e.g. rotating tokens)
+    leaves_hosts_as_found = False  # True: its clean-up undoes what it ran (verify): no change
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
         return []
@@ -30,6 +31,17 @@ class Phase:
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
         return Plan.noop("nothing to do")
+
+    def cleanup(self, ctx: Context) -> list[Batch]:
+        """Batches the runner runs after the phase's own, also when one failed (k0sctl's
+        withcleanup); planned by `cleanup_plan`. None by default."""
+        return []
+
+    def cleanup_plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        return Plan.noop("nothing to clean up")
+
+    def passed(self, ctx: Context) -> None:
+        """Called when the phase passed on every host (not in a dry run): local bookkeeping."""
 
     async def before_batch(self, ctx: Context, batch: Batch, transports: dict[str, Transport]) -> None:
         """Cluster-wide reads a batch needs that are not facts (e.g. join tokens)."""
