@@ -73,7 +73,7 @@ def test_overlay_peers_are_the_next_four_round_the_list() -> None:
 def test_a_task_that_never_runs_names_the_node_and_its_error() -> None:
     leader = FakeTransport("pi1", lambda _h, _c: Result(0, TASKS, ""))
     env = CheckEnv({"pi1": leader}, {}, ("pi5",))  # type: ignore[dict-item]
-    check = TasksRunning("the test task runs on this node", "cms-swarm-verify", "pi5", "pi1", timeout=0.05)
+    check = TasksRunning("check that the test task runs on this node", "cms-swarm-verify", "pi5", "pi1", timeout=0.05)
     with pytest.raises(VerifyError, match="pi5: test task did not start on node pi5: exec format error"):
         asyncio.run(checks.run_check(check, "pi5", env))
     assert asyncio.run(checks.run_check(
@@ -173,9 +173,9 @@ def test_dry_run_lists_exactly_what_the_real_run_runs_and_checks(ports: int) -> 
     assert described == [
         "make the test image from this host's busybox-static (no registry)",
         "remove leftovers of an earlier verify", "create a test overlay network",
-        "start a global test service (host-mode port)", "the test task runs on this node",
-        "the test service answers on the host port with this node's name",
-        "the test task reaches other nodes' tasks over the overlay network",
+        "start a global test service (host-mode port)", "check that the test task runs on this node",
+        "check that the test service answers on the host port with this node's name",
+        "check that the test task reaches other nodes' tasks over the overlay network",
         "remove the test services, and the network once their tasks are gone",
         "remove the test image once its containers are gone"]
     for host in HOSTS:  # every command --dry-run showed is the command that ran

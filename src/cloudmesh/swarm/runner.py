@@ -188,6 +188,8 @@ class Runner:
         applied: set[str] = set()
         try:
             for index, batch in enumerate(batches):
+                if not self.alive(batch.hosts):
+                    continue
                 if index and self._stale:
                     await self.refresh()
                 todo = await self._run_batch(phase, batch)
@@ -202,8 +204,8 @@ class Runner:
         failed = [n for n in names if self.results[n].failed]
         for name in names:
             if not self.results[name].failed:
-                self.reporter.host_done(name, phase.title, changed=name in applied and not phase.leaves_hosts_as_found,
-                                        note=", ".join(self.results[name].notes))
+                changed = name in applied and not phase.leaves_hosts_as_found
+                self.reporter.host_done(name, phase.title, changed, note=", ".join(self.results[name].notes))
         if not failed and not self.options.dry_run:
             phase.passed(self.ctx)
         return not failed

@@ -285,18 +285,18 @@ def check_of(ctx: Context, host: str, stage: str) -> Check:
     """The check of stage `tasks`, `port`, `overlay` or `mesh` for `host`."""
     hostname = ctx.facts[host].hostname
     if stage == "tasks":
-        return TasksRunning("the test task runs on this node", NAME, hostname, ctx.leader() or host,
+        return TasksRunning("check that the test task runs on this node", NAME, hostname, ctx.leader() or host,
                             timeout=WAIT_TASKS)
     if stage == "port":
         port = ctx.options.verify_port
-        return HttpAnswers("the test service answers on the host port with this node's name",
+        return HttpAnswers("check that the test service answers on the host port with this node's name",
                            ctx.ip(host), port, hostname, f"test service on port {port}",
                            timeout=WAIT_HTTP, ok="host port ok")
     if stage == "overlay":
-        return OverlayReach("the test task reaches other nodes' tasks over the overlay network",
+        return OverlayReach("check that the test task reaches other nodes' tasks over the overlay network",
                             NAME, NETWORK)
     if stage == "mesh":
         port = ctx.options.mesh_port
-        return HttpAnswers("the routing mesh answers on this node", ctx.ip(host), port, None,
+        return HttpAnswers("check that the routing mesh answers on this node", ctx.ip(host), port, None,
                            f"routing mesh port {port}", timeout=2 * WAIT_HTTP, ok="routing mesh ok")
     raise ValueError(f"verify has no stage {stage!r}")
