@@ -1,7 +1,8 @@
 """The Phase shape: facts in, problems and plans out; the runner does all I/O.
 
-A phase is prepare, install, configure or reset: each says per host what is wrong
-(`problems`), what it would run (`plan`), and in which order hosts go (`batches`).
+A phase is prepare, install, configure, verify or reset: each says per host what is wrong
+(`problems`), what it would run (`plan`: commands, or checks the runner runs), in which order
+hosts go (`batches`), and what to undo afterwards, failure or not (`cleanup`, verify's).
 """
 
 from __future__ import annotations
