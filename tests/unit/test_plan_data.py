@@ -29,8 +29,8 @@ from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.phases.reset import ResetPhase
 from cloudmesh.swarm.phases.tokens import AutolockPhase, RotateTokensPhase, UnlockPhase
 from cloudmesh.swarm.phases.upgrade import UpgradePhase
-from cloudmesh.swarm.phases.verify import image_steps, setup_steps
-from cloudmesh.swarm.plan import Plan, Secret
+from cloudmesh.swarm.phases.verify import VerifyPhase
+from cloudmesh.swarm.plan import Plan, Secret, Step
 
 from .harness import context, inventory
 from .probes import node_row, probe, swarm_info
@@ -56,24 +56,14 @@ PHASES: dict[str, Callable[..., Phase]] = {
     "upgrade": UpgradePhase,
     "backup": BackupPhase,
     "restore": lambda data: RestorePhase(data.encode()),
+    "verify": VerifyPhase,
 }
 # directories whose cases must name their phase (one directory per module of phases/)
 DIRECTORIES = {"access": ("keys", "harden"), "tokens": ("rotate-tokens", "autolock", "unlock"),
                "membership": ("remove",), "identity": ("prepare",), "network": ("configure",),
                "backup": ("backup", "restore")}
 CASE_KEYS = {"about", "phase", "args", "inventory", "options", "facts", "secrets", "clock_offsets",
-             "host", "stage", "batches", "problems", "steps", "noop"}
-
-
-class VerifyPlan(Phase):
-    """verify as --dry-run shows it: the test image on every node, the services on the leader."""
-
-    def plan(self, ctx: Context, host: str, stage: str) -> Plan:
-        steps = image_steps(ctx) + (setup_steps(ctx) if host == ctx.leader() else [])
-        return Plan(tuple(steps)) if steps else Plan.noop("nothing to make or start here")
-
-
-PHASES["verify"] = VerifyPlan
+             "host", "stage", "batches", "problems", "steps", "noop", "cleanup"}
 
 
 def cases() -> list[Path]:
@@ -146,7 +136,7 @@ def shown(plan: Plan) -> list[dict[str, str]]:
     steps = []
     for step in plan.steps:
         entry = {"description": step.description, "shown": step.shown()}
-        if any(isinstance(part, Secret) for part in step.stdin):
+        if isinstance(step, Step) and any(isinstance(part, Secret) for part in step.stdin):
             entry["stdin"] = step.stdin_text()  # what the host gets; `shown` keeps it ***
         steps.append(entry)
     return steps
@@ -174,13 +164,14 @@ def test_plan_case(path: Path) -> None:
     case = load(path)
     ctx = build(case)
     phase = phase_of(path, case)
-    if "batches" in case:
-        assert [[b.stage, list(b.hosts)] for b in phase.batches(ctx)] == case["batches"]
+    if "batches" in case:  # with `cleanup: true`, the clean-up's batches
+        batches = phase.cleanup(ctx) if case.get("cleanup") else phase.batches(ctx)
+        assert [[b.stage, list(b.hosts)] for b in batches] == case["batches"]
     for host, expected in (case.get("problems") or {}).items():
         assert problems(phase, ctx, host) == expected, host
     host = case.get("host", ctx.inventory.hosts[0].name)
     stage = case.get("stage", "all")
-    plan = phase.plan(ctx, host, stage)
+    plan = (phase.cleanup_plan if case.get("cleanup") else phase.plan)(ctx, host, stage)
     assert shown(plan) == case["steps"]
     if not case["steps"]:
         assert plan.reason == case["noop"]

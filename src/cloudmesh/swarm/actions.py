@@ -58,13 +58,13 @@ def run_action(name: str, inventory: Inventory, options: RunOptions, reporter: R
                             as_json, connector, extras or Extras()))
 
 
-PhaseMaker = Callable[[str, "Extras", RunOptions], "Phase | VerifyPhase | None"]
+PhaseMaker = Callable[[str, "Extras", RunOptions], "Phase | None"]
 PHASES: dict[str, PhaseMaker] = {  # the phase names commands.py uses; None: left out this time
     "prepare": lambda name, extras, options: PreparePhase(),
     "install": lambda name, extras, options: InstallPhase(),
     "configure": lambda name, extras, options: ConfigurePhase(),
     "autolock": lambda name, extras, options: AutolockPhase() if extras.autolock else None,
-    "verify": lambda name, extras, options: VerifyPhase(),
+    "verify": lambda name, extras, options: VerifyPhase(reuse_earlier=name == "create"),
     "reset": lambda name, extras, options: ResetPhase(),
     "keys": lambda name, extras, options: KeysPhase(),
     "harden": lambda name, extras, options: HardenPhase(),
@@ -78,7 +78,7 @@ PHASES: dict[str, PhaseMaker] = {  # the phase names commands.py uses; None: lef
 }
 
 
-def phases_of(name: str, extras: Extras, options: RunOptions) -> list[Phase | VerifyPhase]:
+def phases_of(name: str, extras: Extras, options: RunOptions) -> list[Phase]:
     """The phases command `name` runs with these options, in order."""
     made = (PHASES[phase](name, extras, options) for phase in COMMANDS[name].phases)
     return [phase for phase in made if phase is not None]
@@ -105,15 +105,11 @@ async def _run(name: str, inventory: Inventory, options: RunOptions, reporter: R
         for phase in phases_of(name, extras, options) if ok else []:
             if skip_verify and isinstance(phase, VerifyPhase):
                 continue
-            if isinstance(phase, VerifyPhase):
-                unchanged = not any(r.changed for r in runner.results.values())
-                ok = await phase.run(runner, reuse_earlier=name == "create" and unchanged)
-            else:
-                ok = await runner.run_phase(phase)
-                if ok and isinstance(phase, AutolockPhase) and not options.dry_run:
-                    await show_unlock_key(runner)
-                if isinstance(phase, PreparePhase) and options.fix_identities and not options.dry_run:
-                    record_host_keys(runner)
+            ok = await runner.run_phase(phase)
+            if ok and isinstance(phase, AutolockPhase) and not options.dry_run:
+                await show_unlock_key(runner)
+            if isinstance(phase, PreparePhase) and options.fix_identities and not options.dry_run:
+                record_host_keys(runner)
             if not ok:
                 break
         if ok and "key-login" in command.after and not options.dry_run:

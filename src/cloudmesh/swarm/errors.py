@@ -20,7 +20,7 @@ drawing, or does not derive from SwarmError (anything else would be reported as 
     │   ├── PreflightError      the prepare phase found problems
     │   ├── NotConverged        after apply, the phase still has work to do
     │   ├── BackupError         backup.py: backup or restore failed; Docker was started again
-    │   └── VerifyError         phases/verify.py: a verify check failed
+    │   └── VerifyError         a check (verify's) failed on this host
     ├── ImageError              image/errors.py: exit 1, an image command failed while working
     └── LabError                lab/image.py: exit 1, the lab cannot be set up on this machine
 """
@@ -95,3 +95,7 @@ class PreflightError(HostError):
 
 class NotConverged(HostError):
     """Apply finished but the host still differs from the wanted state."""
+
+
+class VerifyError(HostError):
+    """A check failed on this host (verify: a test task, port or overlay path)."""

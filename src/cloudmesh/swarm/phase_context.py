@@ -25,6 +25,7 @@ class Context:
     addresses: dict[str, str] = field(default_factory=dict)  # host -> IP the SSH link reached
     clock_offsets: dict[str, float] = field(default_factory=dict)  # host clock - ours, seconds
     secrets: dict[str, Secret] = field(default_factory=dict)
+    unchanged: bool = False  # set by the runner: no phase of this command changed a host so far
 
     def spec(self, name: str) -> HostSpec:
         return self.inventory.host(name)

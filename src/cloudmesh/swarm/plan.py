@@ -1,5 +1,5 @@
-"""Values a phase returns and the runner runs: Secret, Step, Plan, Problem, Batch, SecretRead.
-No I/O here.
+"""Values a phase returns and the runner runs: Secret, Step, the checks, Plan, Problem, Batch,
+SecretRead. No I/O here.
 
 The printed plan is what apply runs, so `--dry-run` cannot drift from the real run.
 """
@@ -7,6 +7,7 @@ The printed plan is what apply runs, so `--dry-run` cannot drift from the real r
 from __future__ import annotations
 
 import re
+import shlex
 from dataclasses import dataclass, field
 
 
@@ -70,11 +71,89 @@ class Step:
         return text
 
 
+# Checks: steps that read and never change, run by the runner (checks.py) like commands.
+# A failed check fails the host it belongs to with `failure: <why>`; a passed one adds `ok`
+# to the host's notes. `shown()` is what --dry-run prints, as it does for a command.
+
+
+@dataclass(frozen=True)
+class TasksRunning:
+    """Check: `service` runs a task on node `node`, as manager `via` lists the tasks; polled
+    until `timeout`. A task error seen there is the reason given."""
+
+    description: str
+    service: str
+    node: str  # the node's hostname, as `docker service ps` names it
+    via: str  # the inventory host that asks (the leader)
+    timeout: float = 120.0
+    ok: str = ""
+
+    def command(self) -> str:
+        return (f"docker service ps {self.service} --no-trunc "
+                "--format '{{.Node}}|{{.CurrentState}}|{{.Error}}'")
+
+    def shown(self) -> str:
+        return (f"on {self.via}, until node {self.node} runs a task (at most {self.timeout:.0f} s): "
+                f"sudo {self.command()}")
+
+
+@dataclass(frozen=True)
+class HttpAnswers:
+    """Check: GET / on address:port from this machine answers (with `expected`, when given);
+    polled until `timeout`."""
+
+    description: str
+    address: str
+    port: int
+    expected: str | None
+    failure: str
+    timeout: float = 30.0
+    ok: str = ""
+
+    def shown(self) -> str:
+        wanted = f"answers {self.expected!r}" if self.expected is not None else "answers"
+        return (f"from this machine, until GET http://{self.address}:{self.port}/ {wanted} "
+                f"(at most {self.timeout:.0f} s)")
+
+
+@dataclass(frozen=True)
+class OverlayReach:
+    """Check: this host's task of `service` fetches / from the tasks of up to `peers` other
+    hosts of the same check (the next ones in inventory order) at their `network` addresses."""
+
+    description: str
+    service: str
+    network: str
+    peers: int = 4
+    ok: str = "overlay ok ({n} peers)"
+
+    def find_task(self) -> str:
+        return f"docker ps -q --filter label=com.docker.swarm.service.name={self.service} | head -n 1"
+
+    def address_command(self) -> str:
+        """The overlay address of this host's task."""
+        return (f"docker inspect -f '{{{{(index .NetworkSettings.Networks \"{self.network}\").IPAddress}}}}' "
+                f"$({self.find_task()})")
+
+    def fetch_command(self, address: str) -> str:
+        """From this host's task, GET / from the task at `address` (port 80)."""
+        request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + shlex.quote(address) + " 80"
+        return f"docker exec $({self.find_task()}) sh -c {shlex.quote(request)}"
+
+    def shown(self) -> str:
+        return (f"up to {self.peers} peers' task addresses (sudo {self.address_command()}), then for "
+                f"each: sudo {self.fetch_command('PEER')}")
+
+
+Check = TasksRunning | HttpAnswers | OverlayReach
+
+
 @dataclass(frozen=True)
 class Plan:
-    """The ordered steps that close the gap on one host; empty means converged."""
+    """The ordered steps (commands, checks) that close the gap on one host; empty means
+    converged. `notes` go to the host's line at the end of the phase (verify: "node ok")."""
 
-    steps: tuple[Step, ...] = ()
+    steps: tuple[Step | Check, ...] = ()
     reason: str = ""
     notes: tuple[str, ...] = field(default=())
 
@@ -107,6 +186,7 @@ class Batch:
 
     stage: str
     hosts: tuple[str, ...]
+    stop_on_failure: bool = True  # False: a host that fails drops out, the others go on (checks)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from cloudmesh.swarm.errors import SwarmError
-from cloudmesh.swarm.plan import Plan, Problem, Secret, Step, printable, redact
+from cloudmesh.swarm.plan import Check, Plan, Problem, Secret, Step, printable, redact
 
 
 def clean(text: object) -> str:
@@ -113,7 +113,7 @@ class Reporter:
         elif not self.quiet:
             self.console.print(f"[bold]== {clean(title)}[/bold] ({len(hosts)} hosts)")
 
-    def step(self, host: str, step: Step, dry_run: bool = False) -> None:
+    def step(self, host: str, step: Step | Check, dry_run: bool = False) -> None:
         self.steps.setdefault(host, []).append(step.description)
         if dry_run:
             self.line(f"{host}: would {step.description}: {step.shown()}")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
+from cloudmesh.swarm.checks import CheckEnv, run_check
 from cloudmesh.swarm.errors import (
     CommandError,
     HostError,
@@ -30,7 +31,17 @@ from cloudmesh.swarm.hostlog import HostLog
 from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phase_context import Context
-from cloudmesh.swarm.plan import Batch, Plan, Problem, Secret, SecretRead, Step, redact, unsent
+from cloudmesh.swarm.plan import (
+    Batch,
+    Check,
+    Plan,
+    Problem,
+    Secret,
+    SecretRead,
+    Step,
+    redact,
+    unsent,
+)
 from cloudmesh.swarm.ssh_settings import ssh_target
 from cloudmesh.swarm.transport import Result, SshTarget, SshTransport, Transport
 
@@ -177,6 +188,7 @@ class Runner:
     async def run_phase(self, phase: Phase) -> bool:
         """Run one phase on every live host; True when no host failed."""
         names = self.alive(h.name for h in self.inventory.hosts)
+        self.ctx.unchanged = not any(r.changed for r in self.results.values())
         self.reporter.phase(phase.title, names)
         await self.refresh()
         names = self.alive(names)
@@ -186,33 +198,28 @@ class Runner:
         names = self.alive(names)
         batches = phase.batches(self.ctx)
         applied: set[str] = set()
-        for index, batch in enumerate(batches):
-            hosts = self.alive(batch.hosts)
-            if not hosts:
-                continue
-            if index and self._stale:
-                await self.refresh()
-            reads = phase.secret_reads(self.ctx, batch)
-            if reads and not await self._read_secrets(reads, hosts):
-                break
-            plans = {h: phase.plan(self.ctx, h, batch.stage) for h in hosts}
-            for host, plan in plans.items():
-                self.reporter.plan(host, phase.title, plan, dry_run=self.options.dry_run)
-            if self.options.dry_run:
-                continue
-            todo = [h for h in hosts if plans[h].needs_work]
-            await self.each(todo, partial(self._apply_planned, plans))
-            applied.update(todo)
-            if todo:
-                self.mark_stale()
-            if any(self.results[h].failed for h in batch.hosts if h in self.results):
-                break
+        try:
+            for index, batch in enumerate(batches):
+                if not self.alive(batch.hosts):
+                    continue
+                if index and self._stale:
+                    await self.refresh()
+                todo = await self._run_batch(phase, batch)
+                applied.update(todo)
+                if any(self.results[h].failed for h in batch.hosts if h in self.results) \
+                        and batch.stop_on_failure:
+                    break
+        finally:
+            await self._clean_up(phase)
         if applied and not self.options.dry_run and phase.converges:
             await self._recheck(phase, batches, applied)
         failed = [n for n in names if self.results[n].failed]
         for name in names:
             if not self.results[name].failed:
-                self.reporter.host_done(name, phase.title, changed=name in applied)
+                changed = name in applied and not phase.leaves_hosts_as_found
+                self.reporter.host_done(name, phase.title, changed, note=", ".join(self.results[name].notes))
+        if not failed and not self.options.dry_run:
+            phase.passed(self.ctx)
         return not failed
 
     async def _read_secrets(self, reads: list[SecretRead], hosts: list[str]) -> bool:
@@ -244,6 +251,35 @@ class Runner:
             return False
         return True
 
+    async def _run_batch(self, phase: Phase, batch: Batch, cleanup: bool = False) -> list[str]:
+        """Plan the batch's live hosts, report the plans, apply them (not in a dry run);
+        the hosts that had work."""
+        hosts = self.alive(batch.hosts) if not cleanup else [h for h in batch.hosts if h in self.transports]
+        if not hosts:
+            return []
+        reads = [] if cleanup else phase.secret_reads(self.ctx, batch)
+        if reads and not await self._read_secrets(reads, hosts):
+            return []
+        plan_of = phase.cleanup_plan if cleanup else phase.plan
+        plans = {h: plan_of(self.ctx, h, batch.stage) for h in hosts}
+        for host, plan in plans.items():
+            self.reporter.plan(host, phase.title, plan, dry_run=self.options.dry_run)
+            if not self.options.dry_run:
+                self.results[host].notes.extend(plan.notes)
+        if self.options.dry_run:
+            return []
+        todo = [h for h in hosts if plans[h].needs_work]
+        env = CheckEnv(self.transports, {h: f.hostname for h, f in self.ctx.facts.items()}, tuple(todo))
+        await self.each(todo, partial(self._apply_planned, plans, env, not phase.leaves_hosts_as_found))
+        if any(isinstance(step, Step) for h in todo for step in plans[h].steps):
+            self.mark_stale()
+        return todo
+
+    async def _clean_up(self, phase: Phase) -> None:
+        """The phase's declared clean-up, on every connected host it names, failed or not."""
+        for batch in phase.cleanup(self.ctx):
+            await self._run_batch(phase, batch, cleanup=True)
+
     def _report_problems(self, phase: Phase, names: list[str]) -> None:
         problems_of = {name: phase.problems(self.ctx, name) for name in names}
         refused = [p for problems in problems_of.values() for p in problems if p.refused]
@@ -258,19 +294,25 @@ class Runner:
             if errors:
                 self.fail(name, PreflightError(name, errors))
 
-    async def _apply_planned(self, plans: dict[str, Plan], host: str) -> None:
-        await self.apply(host, plans[host])
+    async def _apply_planned(self, plans: dict[str, Plan], env: CheckEnv, changes: bool,
+                             host: str) -> None:
+        await self.apply(host, plans[host], env, changes)
 
-    async def apply(self, host: str, plan: Plan) -> Result | None:
-        """Run the plan's steps in order; stop at the first that fails. The last step's
-        result (what it printed), None for an empty plan."""
+    async def apply(self, host: str, plan: Plan, env: CheckEnv | None = None,
+                    changes: bool = True) -> Result | None:
+        """Run the plan's steps and checks in order; stop at the first that fails. The last
+        command's result (what it printed), None when none ran."""
         transport = self.transports[host]
-        self.results[host].changed = True
+        if changes:
+            self.results[host].changed = True
         result: Result | None = None
         for step in plan.steps:
-            if unsent(step.stdin):
+            if isinstance(step, Step) and unsent(step.stdin):
                 raise HostError(host, f"{step.description}: a secret it needs was not read or given")
             self.reporter.step(host, step)
+            if not isinstance(step, Step):
+                await self._check(host, step, env or CheckEnv(self.transports, {}, (host,)))
+                continue
             self.log(host, f"run: {step.description}: {step.shown()}")
             started = time.monotonic()
             result = await _execute(transport, step)
@@ -281,6 +323,16 @@ class Runner:
                 raise CommandError(host, step.description, result.exit_status, result.stderr,
                                    result.stdout)
         return result
+
+    async def _check(self, host: str, check: Check, env: CheckEnv) -> None:
+        self.log(host, f"check: {check.description}: {check.shown()}")
+        started = time.monotonic()
+        try:
+            note = await run_check(check, host, env)
+        finally:
+            self.log(host, f"check done after {time.monotonic() - started:.1f} s")
+        if note:
+            self.results[host].notes.append(note)
 
     async def _recheck(self, phase: Phase, batches: list[Batch], applied: set[str]) -> None:
         """Probe again and re-plan: a host that still has work did not converge."""

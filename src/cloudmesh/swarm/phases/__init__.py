@@ -1,7 +1,8 @@
 """The Phase shape: facts in, problems and plans out; the runner does all I/O.
 
-A phase is prepare, install, configure or reset: each says per host what is wrong
-(`problems`), what it would run (`plan`), and in which order hosts go (`batches`).
+A phase is prepare, install, configure, verify or reset: each says per host what is wrong
+(`problems`), what it would run (`plan`: commands, or checks the runner runs), in which order
+hosts go (`batches`), and what to undo afterwards, failure or not (`cleanup`, verify's).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ class Phase:
     title = "phase"
     changes_hosts = True
     converges = True  # False: applying does not empty the plan (e.g. rotating tokens)
+    leaves_hosts_as_found = False  # True: its clean-up undoes what it ran (verify): no change
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
         return []
@@ -29,6 +31,17 @@ class Phase:
     def secret_reads(self, ctx: Context, batch: Batch) -> list[SecretRead]:
         """Secrets a batch needs that are not facts (join tokens): the runner reads them."""
         return []
+
+    def cleanup(self, ctx: Context) -> list[Batch]:
+        """Batches the runner runs after the phase's own, also when one failed (k0sctl's
+        withcleanup); planned by `cleanup_plan`. None by default."""
+        return []
+
+    def cleanup_plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        return Plan.noop("nothing to clean up")
+
+    def passed(self, ctx: Context) -> None:
+        """Called when the phase passed on every host (not in a dry run): local bookkeeping."""
 
 
 def leader_batch(ctx: Context, stage: str) -> list[Batch]:

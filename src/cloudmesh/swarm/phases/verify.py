@@ -1,8 +1,10 @@
 """Verify: the seed's 'test'. Nodes healthy, a global test service answering on every node,
 tasks reaching each other over an overlay network, and the routing mesh where IPVS exists.
 
-Unlike the other phases it acts and checks in turns, so it drives the runner itself; the
-service and network it creates are removed again whatever happens.
+Its stages are plans like any phase's: the test image on every node, the test services on
+the leader, then checks (plan.py) the runner runs on every node: task running, host port,
+overlay, routing mesh. Its declared clean-up removes the service, network and image again
+whatever happens; a `create` that changed nothing reuses an earlier pass on the same state.
 
 No registry is needed: unless `--test-image` names one, each node makes its own one-layer
 test image from the host's `busybox-static` (installed by `install` from the host's own apt
@@ -11,7 +13,6 @@ sources, so it is built for the node's architecture) and removes it afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import os
@@ -19,15 +20,24 @@ import re
 import shlex
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from cloudmesh.swarm.errors import HostError, UsageError
+from cloudmesh.swarm.checks import overlay_ip
+from cloudmesh.swarm.errors import UsageError, VerifyError
 from cloudmesh.swarm.hostlog import private_dir, state_dir
 from cloudmesh.swarm.phase_context import Context
-from cloudmesh.swarm.plan import Problem, Step
+from cloudmesh.swarm.phases import Phase
+from cloudmesh.swarm.plan import (
+    Batch,
+    Check,
+    HttpAnswers,
+    OverlayReach,
+    Plan,
+    Problem,
+    Step,
+    TasksRunning,
+)
 
-if TYPE_CHECKING:
-    from cloudmesh.swarm.runner import Runner
+__all__ = ["VerifyError", "VerifyPhase", "check_image", "overlay_ip"]
 
 NAME = "cms-swarm-verify"
 MESH = "cms-swarm-verify-mesh"
@@ -51,17 +61,6 @@ def check_image(reference: str) -> str:
         raise UsageError(f"--test-image: {reference!r} is not an image reference (e.g. busybox, "
                          "registry:5000/busybox:1.36)")
     return reference
-
-
-def overlay_ip(text: str) -> str:
-    """The overlay address a host printed, as an IP address; anything else is refused."""
-    import ipaddress
-
-    return str(ipaddress.ip_address(text.strip()))
-
-
-class VerifyError(HostError):
-    """A verify check failed on this host."""
 
 
 def node_problems(ctx: Context, host: str) -> list[str]:
@@ -127,7 +126,7 @@ def node_cleanup_command() -> str:
 
 
 def setup_steps(ctx: Context) -> list[Step]:
-    """What verify creates on the leader; shown by --dry-run, run for real by `run`."""
+    """What verify creates on the leader (stage `service`)."""
     image = shlex.quote(check_image(test_image(ctx)))
     port = ctx.options.verify_port
     steps = [
@@ -194,228 +193,110 @@ def mesh_available(ctx: Context) -> bool:
     return bool(ctx.facts) and all(f.ipvs == "yes" for f in ctx.facts.values())
 
 
-async def http_get(address: str, port: int, timeout: float = 5.0) -> str:
-    """Body of GET / on address:port (HTTP/1.0), from this machine."""
-    reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), timeout)
-    try:
-        writer.write(b"GET / HTTP/1.0\r\nHost: verify\r\n\r\n")
-        await writer.drain()
-        data = await asyncio.wait_for(reader.read(65536), timeout)
-    finally:
-        writer.close()
-    return data.decode("utf-8", "replace").partition("\r\n\r\n")[2].strip()
+NO_SWARM = ("no swarm yet: verify tests it once it is formed: node health, a global test service, "
+            "overlay, removed afterwards")
+MESH_MISSING = Problem("routing mesh: unavailable (kernel lacks IPVS)",
+                       "modprobe ip_vs or a kernel with CONFIG_IP_VS; host-mode ports work", warning=True)
 
 
-async def answers(address: str, port: int, expected: str | None, deadline: float) -> str:
-    """Poll until the port answers (with `expected` when given); '' on success, else why."""
-    last = "no answer"
-    while time.monotonic() < deadline:
-        try:
-            body = await http_get(address, port)
-            if expected is None or body == expected:
-                return ""
-            last = f"answered {body[:40]!r}, expected {expected!r}"
-        except (OSError, asyncio.TimeoutError) as error:
-            last = str(error) or type(error).__name__
-        await asyncio.sleep(0.3)
-    return last
+class VerifyPhase(Phase):
+    """Checks the whole swarm; a failed check fails the host it was seen on.
 
-
-class VerifyPhase:
-    """Checks the whole swarm; a failed check fails the host it was seen on."""
+    Stages: `image` (every node makes the test image), `service` (the leader starts the test
+    services), then the checks `tasks`, `port`, `overlay` and `mesh` on every node, where a
+    failed host drops out and the others go on. Clean-up: `cleanup` (leader), `cleanup-image`.
+    """
 
     title = "Verify swarm"
+    changes_hosts = False
+    converges = False
+    leaves_hosts_as_found = True
 
-    async def run(self, runner: Runner, reuse_earlier: bool = False) -> bool:
-        """Verify the swarm. With `reuse_earlier` (a `create` that changed nothing), the node
-        checks run but the service checks are skipped when they passed on this same state."""
-        ctx = runner.ctx
-        names = runner.alive(h.name for h in ctx.inventory.hosts)
-        runner.reporter.phase(self.title, names)
-        # facts are fresh after the phases before (they re-probe what they changed)
-        await runner.refresh()
+    def __init__(self, reuse_earlier: bool = False) -> None:
+        self.reuse_earlier = reuse_earlier  # `create`: a swarm nothing changed keeps its pass
+
+    def earlier(self, ctx: Context) -> str | None:
+        """When verify passed on this same state, if this run may rely on it (else None)."""
+        if not self.reuse_earlier or not ctx.unchanged or ctx.options.dry_run or ctx.leader() is None:
+            return None
+        return verified_at(ctx)
+
+    def problems(self, ctx: Context, host: str) -> list[Problem]:
         leader = ctx.leader()
-        if leader is None and ctx.options.dry_run:  # `create --dry-run`: no swarm exists yet
-            runner.reporter.line("verify: would test the swarm once it is formed (node health, "
-                                 "a global test service, overlay; removed afterwards)")
-            return True
+        if leader is None:  # a dry run before the swarm exists says what verify would do
+            return [] if ctx.options.dry_run else [Problem("not in a swarm: run `cms-swarm init` first")]
+        found = [Problem(text) for text in node_problems(ctx, host)]
+        if host == leader:
+            leaders = [r for r in ctx.node_rows() if r.is_leader]
+            if len(leaders) != 1:
+                found.append(Problem(f"{len(leaders)} leaders, expected 1"))
+            if not mesh_available(ctx) and self.earlier(ctx) is None:
+                found.append(MESH_MISSING)
+        return found
+
+    def batches(self, ctx: Context) -> list[Batch]:
+        hosts = tuple(h.name for h in ctx.inventory.hosts)
+        leader = ctx.leader()
         if leader is None:
-            for name in runner.alive(names):
-                runner.fail(name, VerifyError(name, "not in a swarm: run `cms-swarm init` first"))
-            return False
-        if ctx.options.dry_run:
-            for name in runner.alive(names):
-                for step in image_steps(ctx):
-                    runner.reporter.step(name, step, dry_run=True)
-            for step in setup_steps(ctx):
-                runner.reporter.step(leader, step, dry_run=True)
-            return True
-        for name in runner.alive(names):
-            found = node_problems(ctx, name)
-            if found:
-                runner.fail(name, VerifyError(name, "; ".join(found)))
-            else:
-                runner.results[name].notes.append("node ok")
-        leaders = [r for r in ctx.node_rows() if r.is_leader]
-        if len(leaders) != 1:
-            runner.fail(leader, VerifyError(leader, f"{len(leaders)} leaders, expected 1"))
-        earlier = verified_at(ctx) if reuse_earlier else None
-        if earlier and not any(runner.results[n].failed for n in names):
-            for name in runner.alive(names):
-                runner.results[name].notes.append(f"services verified {earlier}, swarm unchanged "
-                                                  "since (`verify` tests again)")
-        else:
-            await self._service_checks_and_cleanup(runner, leader, names)
-        ok = not any(runner.results[n].failed for n in names)
-        if ok and not earlier:
-            remember_verified(ctx)
-        for name in runner.alive(names):
-            runner.reporter.host_done(name, self.title, changed=False,
-                                      note=", ".join(runner.results[name].notes))
-        return ok
-
-    async def _service_checks_and_cleanup(self, runner: Runner, leader: str, names: list[str]) -> None:
-        try:
-            await self._bring_image(runner, names)
-            if any(runner.results[n].failed for n in names):
-                return  # a node without the test image would only fail again, less clearly
-            await self._service_checks(runner, leader, names)
-        finally:
-            started = time.monotonic()
-            await runner.transports[leader].run(cleanup_command(background=True), sudo=True,
-                                                timeout=90)
-            if image_steps(runner.ctx):
-                await asyncio.gather(*(runner.transports[name].run(
-                    node_cleanup_command(), sudo=True, timeout=30) for name in runner.alive(names)),
-                    return_exceptions=True)
-            runner.log(leader, f"verify: cleanup started after {time.monotonic() - started:.1f} s")
-
-    async def _bring_image(self, runner: Runner, names: list[str]) -> None:
-        """Every node makes its own test image (unless --test-image names one)."""
-        steps = image_steps(runner.ctx)
-
-        async def bring(name: str) -> None:
-            for step in steps:
-                runner.reporter.step(name, step)
-                runner.log(name, f"run: {step.description}: {step.shown()}")
-                result = await runner.transports[name].run(step.command, sudo=True,
-                                                            timeout=step.timeout)
-                if not result.ok:
-                    from cloudmesh.swarm.errors import CommandError
-
-                    raise CommandError(name, step.description, result.exit_status, result.stderr)
-
-        if steps:
-            await runner.each(runner.alive(names), bring)
-
-    async def _service_checks(self, runner: Runner, leader: str, names: list[str]) -> None:
-        ctx = runner.ctx
-        leader_t = runner.transports[leader]
-        for step in setup_steps(ctx):
-            runner.reporter.step(leader, step)
-            runner.log(leader, f"run: {step.description}: {step.shown()}")
-            result = await leader_t.run(step.command, sudo=True, timeout=step.timeout)
-            if not result.ok:
-                from cloudmesh.swarm.errors import CommandError
-
-                raise CommandError(leader, step.description, result.exit_status, result.stderr)
-        hosts = runner.alive(names)
-        started = time.monotonic()
-        await self._wait_tasks(runner, leader, hosts)
-        runner.log(leader, f"verify: test tasks running after {time.monotonic() - started:.1f} s")
-        deadline = time.monotonic() + WAIT_HTTP
-
-        async def host_port(name: str) -> None:
-            why = await answers(ctx.ip(name), ctx.options.verify_port, ctx.facts[name].hostname, deadline)
-            if why:
-                raise VerifyError(name, f"test service on port {ctx.options.verify_port}: {why}")
-            runner.results[name].notes.append("host port ok")
-
-        await runner.each(runner.alive(hosts), host_port)
-        runner.log(leader, f"verify: host ports answered after {time.monotonic() - started:.1f} s")
-        await self._overlay(runner, runner.alive(hosts))
-        runner.log(leader, f"verify: overlay checked after {time.monotonic() - started:.1f} s")
+            return [Batch("no swarm", hosts[:1])]
+        if self.earlier(ctx):
+            return [Batch("nodes", hosts)]
+        found = [] if ctx.options.test_image else [Batch("image", hosts)]
+        found += [Batch("service", (leader,)), Batch("tasks", hosts, stop_on_failure=False),
+                  Batch("port", hosts, stop_on_failure=False),
+                  Batch("overlay", hosts, stop_on_failure=False)]
         if mesh_available(ctx):
-            async def mesh(name: str) -> None:
-                why = await answers(ctx.ip(name), ctx.options.mesh_port, None, deadline + WAIT_HTTP)
-                if why:
-                    raise VerifyError(name, f"routing mesh port {ctx.options.mesh_port}: {why}")
-                runner.results[name].notes.append("routing mesh ok")
+            found.append(Batch("mesh", hosts, stop_on_failure=False))
+        return found
 
-            await runner.each(runner.alive(hosts), mesh)
-        else:
-            runner.reporter.problem(leader, Problem(
-                "routing mesh: unavailable (kernel lacks IPVS)",
-                "modprobe ip_vs or a kernel with CONFIG_IP_VS; host-mode ports work", warning=True))
+    def plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        if stage == "no swarm":
+            return Plan.noop(NO_SWARM)
+        if stage == "nodes":
+            return Plan.noop("ok", "node ok", f"services verified {self.earlier(ctx)}, swarm "
+                             "unchanged since (`verify` tests again)")
+        first = next(b.stage for b in self.batches(ctx) if host in b.hosts)
+        notes = ("node ok",) if stage == first else ()
+        steps: list[Step | Check] = list(image_steps(ctx) if stage == "image" else
+                                         setup_steps(ctx) if stage == "service" else
+                                         [check_of(ctx, host, stage)])
+        return Plan(tuple(steps), notes=notes)
 
-    async def _wait_tasks(self, runner: Runner, leader: str, hosts: list[str]) -> None:
-        """Until every host runs its test task (bounded); hosts without one fail."""
-        ctx = runner.ctx
-        wanted = {ctx.facts[h].hostname: h for h in hosts}
-        deadline = time.monotonic() + WAIT_TASKS
-        running: set[str] = set()
-        errors: dict[str, str] = {}  # node -> the newest task error seen there
-        while time.monotonic() < deadline:
-            result = await runner.transports[leader].run(
-                f"docker service ps {NAME} --no-trunc --format '{{{{.Node}}}}|{{{{.CurrentState}}}}|{{{{.Error}}}}'",
-                sudo=True, timeout=30)
-            running = set()
-            for line in result.stdout.splitlines():
-                node, _, rest = line.partition("|")
-                state, _, error = rest.partition("|")
-                if state.startswith("Running"):
-                    running.add(node)
-                elif error and node in wanted:
-                    errors.setdefault(node, error)
-            if set(wanted) <= running:
-                return
-            await asyncio.sleep(0.25)
-        for hostname, name in wanted.items():
-            if hostname not in running:
-                why = errors.get(hostname, "")
-                runner.fail(name, VerifyError(name, f"test task did not start on node {hostname}"
-                                              + (f": {why}" if why else "")))
+    def cleanup(self, ctx: Context) -> list[Batch]:
+        leader = ctx.leader()
+        if leader is None or self.earlier(ctx):
+            return []
+        hosts = tuple(h.name for h in ctx.inventory.hosts)
+        return [Batch("cleanup", (leader,))] + ([] if ctx.options.test_image else [Batch("cleanup-image", hosts)])
 
-    async def _overlay(self, runner: Runner, hosts: list[str]) -> None:
-        """Each task fetches from up to 4 peers' tasks over the overlay network."""
-        ctx = runner.ctx
-        ips: dict[str, str] = {}
-        find = (f"docker ps -q --filter label=com.docker.swarm.service.name={NAME} | head -n 1")
+    def cleanup_plan(self, ctx: Context, host: str, stage: str) -> Plan:
+        if stage == "cleanup":
+            return Plan((Step("remove the test services, and the network once their tasks are gone",
+                              cleanup_command(background=True), sudo=True, timeout=90),))
+        return Plan((Step("remove the test image once its containers are gone",
+                          node_cleanup_command(), sudo=True, timeout=30),))
 
-        async def own_ip(name: str) -> None:
-            result = await runner.transports[name].run(
-                f"docker inspect -f '{{{{(index .NetworkSettings.Networks \"{NETWORK}\").IPAddress}}}}' "
-                f"$({find})", sudo=True, timeout=30)
-            if not result.ok or not result.stdout.strip():
-                raise VerifyError(name, "test task has no overlay address")
-            try:
-                ips[name] = overlay_ip(result.stdout)
-            except ValueError:
-                raise VerifyError(name, "test task's overlay address is not an IP address") from None
+    def passed(self, ctx: Context) -> None:
+        if ctx.leader() is not None and not self.earlier(ctx):
+            remember_verified(ctx)
 
-        await runner.each(hosts, own_ip)
-        hosts = [h for h in hosts if h in ips]
-        if len(hosts) < 2:
-            return
 
-        async def reach(name: str) -> None:
-            index = hosts.index(name)
-            peers = [hosts[(index + k) % len(hosts)] for k in range(1, min(len(hosts), 5))]
-            failed = []
-            for peer in peers:
-                request = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 " + shlex.quote(ips[peer]) + " 80"
-                body = ""
-                for _ in range(10):
-                    result = await runner.transports[name].run(
-                        f"docker exec $({find}) sh -c {shlex.quote(request)}", sudo=True, timeout=30)
-                    body = result.stdout
-                    if ctx.facts[peer].hostname in body:
-                        break
-                    await asyncio.sleep(0.5)
-                else:
-                    failed.append(peer)
-            if failed:
-                raise VerifyError(name, f"overlay network: cannot reach the task on {', '.join(failed)}")
-            runner.results[name].notes.append(f"overlay ok ({len(peers)} peers)")
-
-        await runner.each(hosts, reach)
+def check_of(ctx: Context, host: str, stage: str) -> Check:
+    """The check of stage `tasks`, `port`, `overlay` or `mesh` for `host`."""
+    hostname = ctx.facts[host].hostname
+    if stage == "tasks":
+        return TasksRunning("check that the test task runs on this node", NAME, hostname, ctx.leader() or host,
+                            timeout=WAIT_TASKS)
+    if stage == "port":
+        port = ctx.options.verify_port
+        return HttpAnswers("check that the test service answers on the host port with this node's name",
+                           ctx.ip(host), port, hostname, f"test service on port {port}",
+                           timeout=WAIT_HTTP, ok="host port ok")
+    if stage == "overlay":
+        return OverlayReach("check that the test task reaches other nodes' tasks over the overlay network",
+                            NAME, NETWORK)
+    if stage == "mesh":
+        port = ctx.options.mesh_port
+        return HttpAnswers("check that the routing mesh answers on this node", ctx.ip(host), port, None,
+                           f"routing mesh port {port}", timeout=2 * WAIT_HTTP, ok="routing mesh ok")
+    raise ValueError(f"verify has no stage {stage!r}")
