@@ -7,7 +7,11 @@ the runner one FakeTransport per host (k0sctl's rigtest MockRunner, httpx's Mock
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import re
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from cloudmesh.swarm.errors import ConnectError
 from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
@@ -124,3 +128,46 @@ class Lab:
     def commands(self, host: str | None = None) -> list[str]:
         """What ran besides the probe, on `host` or on all hosts."""
         return [c for h, c in self.calls if c != PROBE_SCRIPT and (host is None or h == host)]
+
+
+# -- verify's test service, faked: hosts pi<n> at 127.0.0.<n> ---------------------------------
+@contextmanager
+def serve_hostnames(count: int) -> Iterator[int]:
+    """The test service on 127.0.0.1..count, one port (yielded): each address answers its
+    host's name (pi<n>), as verify's global service does on every node's host port."""
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = f"pi{str(self.server.server_address[0]).rsplit('.', 1)[1]}\n".encode()
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    first = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    port = first.server_address[1]
+    servers = [first] + [ThreadingHTTPServer((f"127.0.0.{i}", port), Answer) for i in range(2, count + 1)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield port
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def verify_answer(name: str, command: str, hosts: tuple[str, ...]) -> Result | None:
+    """What a node of a working swarm prints for verify's commands (None for others): every
+    host runs its test task, each task's overlay address is 10.0.1.<n>, and a fetch over the
+    overlay answers that task's host name."""
+    if command.startswith("docker service ps"):
+        return Result(0, "".join(f"{h}|Running 2 seconds ago|\n" for h in hosts), "")
+    if command.startswith("docker inspect -f"):
+        return Result(0, f"10.0.1.{name[2:]}\n", "")
+    if command.startswith("docker exec"):
+        peer = re.search(r"nc -w 5 10\.0\.1\.(\d+) 80", command)
+        return Result(0, f"HTTP/1.0 200 OK\r\n\r\npi{peer.group(1) if peer else '?'}\n", "")
+    return None

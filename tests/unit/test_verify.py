@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-import re
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -28,7 +25,7 @@ from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Runner
 from cloudmesh.swarm.transport import Result
 
-from .harness import FakeTransport, Lab
+from .harness import FakeTransport, Lab, serve_hostnames, verify_answer
 from .probes import node_row, probe, swarm_info
 
 HOSTS = ("pi1", "pi2", "pi3")
@@ -84,27 +81,8 @@ def test_a_task_that_never_runs_names_the_node_and_its_error() -> None:
 # -- runs through the runner ------------------------------------------------------------------
 @pytest.fixture
 def ports() -> Iterator[int]:
-    """A test service on 127.0.0.1-3, one port: each answers its host's name (pi1-pi3)."""
-
-    class Answer(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = f"pi{self.server.server_address[0].rsplit('.', 1)[1]}\n".encode()
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    first = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
-    port = first.server_address[1]
-    servers = [first] + [ThreadingHTTPServer((f"127.0.0.{i}", port), Answer) for i in (2, 3)]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield port
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with serve_hostnames(len(HOSTS)) as port:
+        yield port
 
 
 def swarm_probe(name: str) -> str:
@@ -124,15 +102,10 @@ def swarm_host(task_errors: dict[str, str] | None = None, refuse: tuple[str, str
             return Result(0, swarm_probe(name), "")
         if refuse and name == refuse[0] and refuse[1] in command:
             return Result(1, "", "refused by the test")
-        if command.startswith("docker service ps"):
-            return Result(0, "".join(f"{h}|Rejected now|{task_errors[h]}\n" if h in (task_errors or {})
+        if command.startswith("docker service ps") and task_errors:
+            return Result(0, "".join(f"{h}|Rejected now|{task_errors[h]}\n" if h in task_errors
                                      else f"{h}|Running 2 seconds ago|\n" for h in HOSTS), "")
-        if command.startswith("docker inspect -f"):
-            return Result(0, f"10.0.1.{name[2:]}\n", "")
-        if command.startswith("docker exec"):
-            peer = re.search(r"nc -w 5 10\.0\.1\.(\d+) 80", command)
-            return Result(0, f"HTTP/1.0 200 OK\r\n\r\npi{peer.group(1) if peer else '?'}\n", "")
-        return Result(0, "", "")
+        return verify_answer(name, command, HOSTS) or Result(0, "", "")
 
     return handler
 
@@ -228,7 +201,7 @@ def test_an_unchanged_swarm_reuses_an_earlier_pass_and_runs_nothing(ports: int) 
     assert not any(r.changed for r in runner.results.values())
 
 
-def test_verify_without_a_swarm_fails_every_host_and_a_dry_run_says_what_it_would_do(ports: int) -> None:
+def test_verify_without_a_swarm_fails_every_host_and_a_dry_run_lists_what_it_would_do(ports: int) -> None:
     def bare_docker(name: str, command: str) -> Result:
         return Result(0, probe(name, docker="20.10.24"), "") if command == PROBE_SCRIPT else Result(0, "", "")
 
@@ -236,6 +209,12 @@ def test_verify_without_a_swarm_fails_every_host_and_a_dry_run_says_what_it_woul
     assert code == 1
     for host in HOSTS:
         assert f"{host}: not in a swarm: run `cms-swarm init` first" in report.errors.getvalue()
-    code, report = verify_run(ports, Lab(bare_docker, read_only=True), dry_run=True)
-    assert code == 0
-    assert "pi1: nothing to do (no swarm yet: verify tests it once it is formed" in report.out.getvalue()
+    lab = Lab(bare_docker, read_only=True)
+    code, report = verify_run(ports, lab, dry_run=True)
+    assert code == 0 and lab.commands() == []  # only probed
+    # planned for the swarm `create` makes: pi1 (the first manager) leads
+    assert [d for d, _ in report.seen["pi1"]][1:4] == [
+        "remove leftovers of an earlier verify", "create a test overlay network",
+        "start a global test service (host-mode port)"]
+    for host in HOSTS:
+        assert ("check that the test task runs on this node" in (d for d, _ in report.seen[host]))

@@ -170,7 +170,7 @@ _LIST: tuple[Command, ...] = (
             (*HOST_LIST, DRY_RUN, force(EVEN_MANAGERS), AUTOLOCK),
             ("prepare", "configure", "autolock"), forms=True),
     Command("verify", "test the swarm: node health, a test service on every node, overlay, mesh",
-            (*HOST_LIST, *TEST_SERVICE), ("verify",)),
+            (*HOST_LIST, DRY_RUN, *TEST_SERVICE), ("verify",)),
     Command("status", "one table of nodes, plus hosts that are unreachable or not in the swarm",
             report="status", after=("keep-context",)),
     Command("reset", "every host leaves the swarm (workers first); --purge also removes Docker",

@@ -30,9 +30,10 @@ def join_step(ctx: Context, host: str, role: str) -> Step:
     is read by the runner (ConfigurePhase.secret_reads); before the swarm exists (--dry-run)
     it is NOT_READ, which the runner never sends."""
     token = ctx.secrets.get(role, NOT_READ)
-    remotes = [host_port(remote_addr(ctx, m), SWARM_PORT) for m in ctx.swarm_managers()] or [
-        host_port(remote_addr(ctx, ctx.managers[0]), SWARM_PORT)
-    ]
+    # through the leader, whose token it is: the same address in a dry run (the first manager,
+    # which init makes the leader) as in the real run, whichever managers joined before
+    leader = ctx.leader() or ctx.managers[0]
+    remotes = [host_port(remote_addr(ctx, leader), SWARM_PORT)]
     body: dict[str, object] = {"ListenAddr": f"0.0.0.0:{SWARM_PORT}",
                                "AdvertiseAddr": advertise_of(ctx, host), "RemoteAddrs": remotes}
     if ctx.spec(host).data_path:

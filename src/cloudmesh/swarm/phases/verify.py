@@ -193,8 +193,6 @@ def mesh_available(ctx: Context) -> bool:
     return bool(ctx.facts) and all(f.ipvs == "yes" for f in ctx.facts.values())
 
 
-NO_SWARM = ("no swarm yet: verify tests it once it is formed: node health, a global test service, "
-            "overlay, removed afterwards")
 MESH_MISSING = Problem("routing mesh: unavailable (kernel lacks IPVS)",
                        "modprobe ip_vs or a kernel with CONFIG_IP_VS; host-mode ports work", warning=True)
 
@@ -223,7 +221,7 @@ class VerifyPhase(Phase):
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
         leader = ctx.leader()
-        if leader is None:  # a dry run before the swarm exists says what verify would do
+        if leader is None:  # a dry run before the swarm exists plans for the swarm to be
             return [] if ctx.options.dry_run else [Problem("not in a swarm: run `cms-swarm init` first")]
         found = [Problem(text) for text in node_problems(ctx, host)]
         if host == leader:
@@ -236,9 +234,9 @@ class VerifyPhase(Phase):
 
     def batches(self, ctx: Context) -> list[Batch]:
         hosts = tuple(h.name for h in ctx.inventory.hosts)
-        leader = ctx.leader()
+        leader = lead(ctx)
         if leader is None:
-            return [Batch("no swarm", hosts[:1])]
+            return []
         if self.earlier(ctx):
             return [Batch("nodes", hosts)]
         found = [] if ctx.options.test_image else [Batch("image", hosts)]
@@ -250,8 +248,6 @@ class VerifyPhase(Phase):
         return found
 
     def plan(self, ctx: Context, host: str, stage: str) -> Plan:
-        if stage == "no swarm":
-            return Plan.noop(NO_SWARM)
         if stage == "nodes":
             return Plan.noop("ok", "node ok", f"services verified {self.earlier(ctx)}, swarm "
                              "unchanged since (`verify` tests again)")
@@ -263,7 +259,7 @@ class VerifyPhase(Phase):
         return Plan(tuple(steps), notes=notes)
 
     def cleanup(self, ctx: Context) -> list[Batch]:
-        leader = ctx.leader()
+        leader = lead(ctx)
         if leader is None or self.earlier(ctx):
             return []
         hosts = tuple(h.name for h in ctx.inventory.hosts)
@@ -281,11 +277,17 @@ class VerifyPhase(Phase):
             remember_verified(ctx)
 
 
+def lead(ctx: Context) -> str | None:
+    """The swarm's leader; in a dry run on hosts with no swarm yet, the first manager, which
+    `init` makes the leader (so `create --dry-run` lists verify's steps as create runs them)."""
+    return ctx.leader() or (ctx.managers[0] if ctx.options.dry_run and ctx.managers else None)
+
+
 def check_of(ctx: Context, host: str, stage: str) -> Check:
     """The check of stage `tasks`, `port`, `overlay` or `mesh` for `host`."""
     hostname = ctx.facts[host].hostname
     if stage == "tasks":
-        return TasksRunning("check that the test task runs on this node", NAME, hostname, ctx.leader() or host,
+        return TasksRunning("check that the test task runs on this node", NAME, hostname, lead(ctx) or host,
                             timeout=WAIT_TASKS)
     if stage == "port":
         port = ctx.options.verify_port
