@@ -24,7 +24,7 @@ from cloudmesh.swarm.phases.configure import ConfigurePhase
 from cloudmesh.swarm.phases.hostname import HostnamePhase
 from cloudmesh.swarm.phases.install import InstallPhase
 from cloudmesh.swarm.phases.membership import RemovePhase
-from cloudmesh.swarm.phases.nodes import NodeOpsPhase, node_of
+from cloudmesh.swarm.phases.nodes import NodeOpsPhase
 from cloudmesh.swarm.phases.prepare import PreparePhase
 from cloudmesh.swarm.phases.reset import ResetPhase
 from cloudmesh.swarm.phases.tokens import AutolockPhase, RotateTokensPhase, UnlockPhase
@@ -33,7 +33,7 @@ from cloudmesh.swarm.phases.verify import VerifyPhase
 from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.runner import Connector, Runner, ssh_connector
-from cloudmesh.swarm.swarm_view import quorum
+from cloudmesh.swarm.swarm_view import own_row, quorum
 from cloudmesh.swarm.transport import SshTransport
 
 
@@ -286,10 +286,9 @@ def status_data(runner: Runner) -> dict[str, Any]:
     nodes = []
     for spec in ctx.inventory.hosts:
         facts = ctx.facts.get(spec.name)
-        node_id = facts.swarm.node_id if facts and facts.swarm else ""
-        row = rows.get(node_id)
+        row = own_row(rows.values(), facts)
         if facts is None:  # unreachable: its node, if any, by address or hostname
-            row = node_of(ctx, spec.name)
+            row = ctx.node_of(spec.name)
             if row is not None and row.id in seen:
                 row = None
         error = runner.results[spec.name].error

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
-from cloudmesh.swarm.phases.install import ENGINE_UP
+from cloudmesh.swarm.phases.shell import ENGINE_UP
 from cloudmesh.swarm.plan import Batch, Plan, Step
 
 if TYPE_CHECKING:

@@ -19,8 +19,6 @@ from cloudmesh.swarm.phases.shell import APT, ENGINE_UP, REFRESH_LISTS, WAIT_FOR
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 
 # upgrade.py and backup.py still import these from here; the lead moves them to phases.shell
-__all__ = ["APT", "ENGINE_UP", "REFRESH_LISTS", "WAIT_FOR_APT", "InstallPhase"]
-
 KEYRING = "/etc/apt/keyrings/docker.asc"
 SOURCES = "/etc/apt/sources.list.d/docker.sources"
 DAEMON_JSON = "/etc/docker/daemon.json"

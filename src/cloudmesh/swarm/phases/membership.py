@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from cloudmesh.swarm.facts import NodeRow
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
-from cloudmesh.swarm.phases.nodes import node_of
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 from cloudmesh.swarm.swarm_view import quorum
 
@@ -36,7 +35,7 @@ class RemovePhase(Phase):
         ids = dict(item.split("=", 1) for item in stage.partition(":")[2].split(",") if "=" in item)
         if name in ids:
             return next((r for r in ctx.node_rows() if r.id == ids[name]), None)
-        return node_of(ctx, name)
+        return ctx.node_of(name)
 
     def problems(self, ctx: Context, host: str) -> list[Problem]:
         if host != self.targets[0]:
@@ -59,7 +58,7 @@ class RemovePhase(Phase):
     def batches(self, ctx: Context) -> list[Batch]:
         managers = tuple(m for m in ctx.managers if m not in self.targets) or tuple(
             h.name for h in ctx.inventory.hosts if h.name not in self.targets)
-        ids = ",".join(f"{name}={row.id}" for name in self.targets if (row := node_of(ctx, name)))
+        ids = ",".join(f"{name}={row.id}" for name in self.targets if (row := ctx.node_of(name)))
         return [Batch("demote-drain", managers), Batch("wait-drained", managers),
                 Batch("leave", self.targets), Batch(f"rm:{ids}", managers)]
 

@@ -19,11 +19,6 @@ from cloudmesh.swarm.swarm_view import count_problem, quorum
 OPS = ("promote", "demote", "drain", "activate", "label", "rebalance")
 
 
-def node_of(ctx: Context, host: str) -> NodeRow | None:
-    """The leader's row for an inventory host (swarm_view.node_row, through the Context)."""
-    return ctx.node_of(host)
-
-
 def rebalance_target(ready: int) -> int:
     """Managers for `ready` nodes: odd, at most 5 (1-2 -> 1, 3-4 -> 3, 5+ -> 5)."""
     return max(1, min(5, ready if ready % 2 else ready - 1))
@@ -45,7 +40,7 @@ class NodeOpsPhase(Phase):
     def problems(self, ctx: Context, host: str) -> list[Problem]:
         if ctx.leader() is None:
             return no_swarm_problem(ctx, host)
-        if host in self.targets and node_of(ctx, host) is None:
+        if host in self.targets and ctx.node_of(host) is None:
             return [Problem("is not a node of this swarm", "cms-swarm add HOST, or create")]
         if host == ctx.leader() and (refused := self._count_refused(ctx)):
             return [Problem(refused, refused=True)]  # said once; exit 2, nothing changed
@@ -55,7 +50,7 @@ class NodeOpsPhase(Phase):
         """Promote/demote that leave no manager or an even count are refused unless --force."""
         if self.op not in ("promote", "demote") or self.force:
             return ""
-        rows = [row for row in (node_of(ctx, name) for name in self.targets) if row is not None]
+        rows = [row for row in (ctx.node_of(name) for name in self.targets) if row is not None]
         changed = [row for row in rows if row.is_manager == (self.op == "demote")]
         if not changed:
             return ""
@@ -70,7 +65,7 @@ class NodeOpsPhase(Phase):
             return self._rebalance(ctx)
         steps: list[Step] = []
         for name in self.targets:
-            row = node_of(ctx, name)
+            row = ctx.node_of(name)
             if row is None:
                 continue
             if self.op == "promote" and not row.is_manager:
@@ -88,7 +83,7 @@ class NodeOpsPhase(Phase):
 
     def _rebalance(self, ctx: Context) -> Plan:
         rows = {row.id: row for row in ctx.node_rows()}
-        ours = [(spec.name, node_of(ctx, spec.name)) for spec in ctx.inventory.hosts]
+        ours = [(spec.name, ctx.node_of(spec.name)) for spec in ctx.inventory.hosts]
         ready = [(name, row) for name, row in ours if row and row.status == "Ready"]
         managers = [(name, row) for name, row in ours if row and row.is_manager]
         target = rebalance_target(len(ready))

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase, no_swarm_problem
-from cloudmesh.swarm.phases.install import APT, ENGINE_UP, REFRESH_LISTS, WAIT_FOR_APT
 from cloudmesh.swarm.phases.membership import services_back, tasks_stopped
-from cloudmesh.swarm.phases.nodes import node_of
+from cloudmesh.swarm.phases.shell import APT, ENGINE_UP, REFRESH_LISTS, WAIT_FOR_APT
 from cloudmesh.swarm.plan import Batch, Plan, Problem, Step
 
 WAIT_READY = 180  # seconds for an upgraded node to be Ready again
@@ -65,7 +64,7 @@ class UpgradePhase(Phase):
         batches = [Batch("lists", tuple(names))]
         for name in order:
             back = f"back:{name}"
-            row = node_of(ctx, name)
+            row = ctx.node_of(name)
             if row is not None and row.availability == "Drain" and not self.needs(ctx, name):
                 back += ":stays-drained"  # the user drained it: an upgrade does not activate it
             elif name == order[-1]:
@@ -90,7 +89,7 @@ class UpgradePhase(Phase):
                               sudo=True, timeout=900),))
         if host != ctx.leader():
             return Plan.noop("the leader does this")
-        row = node_of(ctx, node)
+        row = ctx.node_of(node)
         if row is None:
             return Plan.noop(f"{node} is not a node")
         if kind == "drain":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shlex
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 from cloudmesh.swarm.checks import overlay_ip
 from cloudmesh.swarm.errors import UsageError, VerifyError
-from cloudmesh.swarm.hostlog import private_dir, state_dir
+from cloudmesh.swarm.hostlog import state_dir
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.phases import Phase
 from cloudmesh.swarm.plan import (
@@ -36,6 +35,8 @@ from cloudmesh.swarm.plan import (
     Step,
     TasksRunning,
 )
+from cloudmesh.swarm.private_files import private_dir, write_private
+from cloudmesh.swarm.swarm_view import own_row, reachable_manager
 
 __all__ = ["VerifyError", "VerifyPhase", "check_image", "overlay_ip"]
 
@@ -65,10 +66,7 @@ def check_image(reference: str) -> str:
 
 def node_problems(ctx: Context, host: str) -> list[str]:
     """Node health as the leader sees it: Ready, Active, manager Reachable."""
-    facts = ctx.facts.get(host)
-    rows = {row.id: row for row in ctx.node_rows()}
-    node_id = facts.swarm.node_id if facts and facts.swarm else ""
-    row = rows.get(node_id)
+    row = own_row(ctx.node_rows(), ctx.facts.get(host))
     if row is None:
         return ["not a node of this swarm"]
     found = []
@@ -76,7 +74,7 @@ def node_problems(ctx: Context, host: str) -> list[str]:
         found.append(f"node is {row.status}, not Ready")
     if row.availability != "Active":
         found.append(f"node availability is {row.availability}, not Active")
-    if ctx.role(host) == "manager" and row.manager_status not in ("Leader", "Reachable"):
+    if ctx.role(host) == "manager" and not reachable_manager(row):
         found.append(f"manager status is {row.manager_status or 'none (a worker)'}")
     return found
 
@@ -184,9 +182,8 @@ def verified_at(ctx: Context) -> str | None:
 def remember_verified(ctx: Context) -> None:
     path = _stamp_path(ctx)
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"fingerprint": fingerprint(ctx), "at": time.strftime("%Y-%m-%d %H:%M:%S")}, handle)
+    write_private(path, json.dumps({"fingerprint": fingerprint(ctx),
+                                    "at": time.strftime("%Y-%m-%d %H:%M:%S")}))
 
 
 def mesh_available(ctx: Context) -> bool:
