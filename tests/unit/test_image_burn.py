@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -603,6 +603,7 @@ _ODD = ["", "\n", "'", '"', "$", "#", ": ", "\\", ";", " ", "é", "📶", "-", "
 @given(hostname=st.lists(st.sampled_from(_ODD + ["red"]), max_size=4).map("".join),
        user=st.lists(st.sampled_from(_ODD + ["ada"]), min_size=1, max_size=3).map("".join),
        ssid=st.lists(st.sampled_from(_ODD + ["lab"]), min_size=1, max_size=5).map("".join))
+@example(hostname="--", user="ada", ssid="lab")  # argparse turned `--hostname=--` into []
 def test_cli_values_round_trip_or_exit_2_with_nothing_written(
         images: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch, hostname: str, user: str, ssid: str) -> None:

@@ -34,8 +34,18 @@ cms-swarm completion bash|zsh|fish (docs/using.md).
 """
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but `--opt=--` gives the value "--" (argparse drops it and hands on [], which
+    the checks behind it do not expect): the value then meets the option's own check."""
+
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        if action.option_strings and action.nargs is None and arg_strings == ["--"]:
+            return self._get_value(action, "--")
+        return super()._get_values(action, arg_strings)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="cms-swarm", description="From bare Debian-family hosts to a verified Docker Swarm.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"cloudmesh-swarm {__version__}")
