@@ -108,3 +108,20 @@ def lab_exec(lab_inventory: Path) -> Exec:
         return done.returncode, done.stdout + done.stderr
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _the_swarm(request: pytest.FixtureRequest) -> None:
+    """A test marked lab("swarm") gets the swarm of pi1-pi3 whatever ran before it (alone, or
+    after a test that reset it): `create --skip-verify` when a host is not in a swarm, a no-op
+    check otherwise. The marker's order keeps this cheap in a whole run."""
+    marker = request.node.get_closest_marker("lab")
+    if marker is None or marker.args[0] != "swarm":
+        return
+    run: Exec = request.getfixturevalue("lab_exec")
+    inventory: Path = request.getfixturevalue("lab_inventory")
+    states = [run(host, "docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null")[1].strip()
+              for host in ("pi1", "pi2", "pi3")]
+    if states != ["active"] * 3:
+        done = cms_swarm("create", "-i", str(inventory), "--skip-verify", timeout=900)
+        assert done.returncode == 0, f"the swarm for this test (hosts were {states}): {done.stdout}{done.stderr}"
