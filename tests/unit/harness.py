@@ -20,7 +20,7 @@ from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phase_context import Context
 from cloudmesh.swarm.transport import Result, SshTarget, Transport
 
-from .probes import probe
+from .probes import at_now, probe
 
 Handler = Callable[[str, str], Result]
 
@@ -86,7 +86,10 @@ class FakeTransport:
     async def run(self, command: str, *, sudo: bool = False, stdin: str = "",
                   timeout: float = 60.0) -> Result:
         self.calls.append((self.name, command))
-        return self.handler(self.name, command)
+        result = self.handler(self.name, command)
+        if command == PROBE_SCRIPT:
+            return Result(result.exit_status, at_now(result.stdout), result.stderr)
+        return result
 
     async def put(self, data: bytes, path: str, *, mode: str = "0644", sudo: bool = False) -> Result:
         if self.read_only:

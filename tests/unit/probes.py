@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -62,7 +63,22 @@ def probe(
         ),
         **(extra or {}),
     }
+    if clock is None:  # the host's clock is right: FakeTransport keeps it at "now" (at_now)
+        sections[CLOCK_NOW] = "yes"
     return "".join(f"=== {k} ===\n{v}\n" for k, v in sections.items()) + "=== end ===\n"
+
+
+CLOCK_NOW = "clock-now"  # a section the parser ignores: this probe's clock reads "now"
+_CLOCK = re.compile(r"^=== clock ===\n[^\n]*$", re.MULTILINE)
+
+
+def at_now(text: str) -> str:
+    """A probe answer as the host gives it at this moment: a probe made with the default clock
+    (module constants are made at import, minutes before a long run reaches them) reads the
+    time now, so the runner measures no skew; an explicit `clock=` is kept."""
+    if f"=== {CLOCK_NOW} ===" not in text:
+        return text
+    return _CLOCK.sub(f"=== clock ===\n{time.time():.6f}", text, count=1)
 
 
 def swarm_info(node_id: str, manager: bool, cluster: str = "c1", state: str = "active") -> dict[str, Any]:

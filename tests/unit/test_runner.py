@@ -113,3 +113,25 @@ def test_tokens_in_output_never_reach_the_screen_or_the_log(tmp_path: Path) -> N
     assert "SWMTKN-***" in logs
     modes = {p.stat().st_mode & 0o777 for p in (tmp_path / "state" / "logs" / "t").iterdir()}
     assert modes == {0o600}
+
+
+def test_a_probe_made_minutes_before_it_is_served_reads_the_time_now(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Module-level probes are made at import; a long run reaches them minutes later. Served by
+    the FakeTransport they read "now", so the runner measures no clock skew (it once failed 6
+    tests, only in the whole suite); an explicit clock= stays as given."""
+    import time
+
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 600)
+    made_long_ago, skewed = probe("pi1"), probe("pi2", clock=real() - 600)
+    monkeypatch.setattr(time, "time", real)
+    probes = {"pi1": made_long_ago, "pi2": skewed}
+    lab = Lab(lambda name, command: Result(0, probes[name], "") if command == PROBE_SCRIPT
+              else Result(0, "", ""))
+    out = io.StringIO()
+    code = run_action("check", named_inventory(["pi1", "pi2"]), RunOptions(),
+                      Reporter(file=out, err=out), connector=lab.connect)
+    assert code == 1
+    assert "pi1: clock" not in out.getvalue()
+    assert "pi2: clock is -600 s off" in out.getvalue()
