@@ -131,3 +131,22 @@ def test_an_even_manager_count_is_refused_as_bad_input_before_anything_runs(dry_
     with pytest.raises(UsageError, match="^promote: that would leave 4 managers, an even count"):
         run("promote", inventory(5), lab, dry_run, Extras(targets=("pi4",)))
     assert lab.commands() == []
+
+
+def test_a_failed_token_read_fails_only_the_hosts_that_needed_it() -> None:
+    """Workers join in one batch: pi2 is in the swarm already, pi3 and pi4 are not. When the
+    worker token cannot be read, pi3 and pi4 fail with the reason; pi2 had nothing to do."""
+    inv = Inventory.model_validate({"name": "t", "hosts": [
+        {"name": "pi1", "address": "10.0.0.11", "role": "manager"},
+        *({"name": f"pi{i}", "address": f"10.0.0.{10 + i}", "role": "worker"} for i in (2, 3, 4))]})
+    rows = [node_row("n1", "pi1", "Leader", me=True), node_row("n2", "pi2")]
+    probes = {"pi1": probe(hostname="pi1", docker="20.10.24", swarm=swarm_info("n1", True), nodes=rows),
+              "pi2": probe(hostname="pi2", docker="20.10.24", swarm=swarm_info("n2", False)),
+              "pi3": probe(hostname="pi3", docker="20.10.24"),
+              "pi4": probe(hostname="pi4", docker="20.10.24")}
+    lab = facts_lab(probes, token=Result(1, "", "Error response from daemon: rpc error\n"))
+    code, _, text = run("init", inv, lab, dry_run=False)
+    assert code == 1
+    for host in ("pi3", "pi4"):
+        assert f"{host}: could not read the worker join token from the leader pi1" in text
+    assert "pi2: could not read" not in text and "failed on 2 of 4 hosts: pi3, pi4" in text

@@ -225,7 +225,7 @@ class Runner:
     async def _read_secrets(self, reads: list[SecretRead], hosts: list[str]) -> bool:
         """Read the secrets a batch needs (in --dry-run too: reading changes nothing) into
         ctx.secrets; the value is never reported or logged. A failed or empty read fails
-        every host of the batch with one clear error; False then. A `planned` read (a dry
+        `hosts` (those that need it) with one clear error; False then. A `planned` read (a dry
         run before what holds the secret exists) is shown only."""
         for read in reads:
             self.reporter.step(read.host, read.step, dry_run=self.options.dry_run)
@@ -258,8 +258,10 @@ class Runner:
         if not hosts:
             return []
         reads = [] if cleanup else phase.secret_reads(self.ctx, batch)
-        if reads and not await self._read_secrets(reads, hosts):
-            return []
+        if reads:  # a failed read fails the hosts that need it (plans are pure: plan twice)
+            needing = [h for h in hosts if phase.plan(self.ctx, h, batch.stage).needs_work]
+            if not await self._read_secrets(reads, needing):
+                return []
         plan_of = phase.cleanup_plan if cleanup else phase.plan
         plans = {h: plan_of(self.ctx, h, batch.stage) for h in hosts}
         for host, plan in plans.items():
