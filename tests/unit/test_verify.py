@@ -78,6 +78,30 @@ def test_a_task_that_never_runs_names_the_node_and_its_error() -> None:
     assert leader.commands[0] == check.command()
 
 
+def test_the_task_checks_of_many_nodes_share_one_poll_of_the_leader() -> None:
+    """24 nodes wait for their tasks, which all run from the leader's third look on: the leader
+    answers about three `docker service ps`, not one per node and look."""
+    nodes = tuple(f"pi{i}" for i in range(1, 25))
+    looks = 0
+
+    def leader_answers(_host: str, _command: str) -> Result:
+        nonlocal looks
+        looks += 1
+        state = "Running 1 second ago" if looks >= 3 else "Preparing 1 second ago"
+        return Result(0, "".join(f"{n}|{state}|\n" for n in nodes), "")
+
+    leader = FakeTransport("pi1", leader_answers)
+    env = CheckEnv({"pi1": leader}, {}, nodes)  # type: ignore[dict-item]
+
+    async def all_nodes() -> list[str]:
+        return await asyncio.gather(*(checks.run_check(
+            TasksRunning("d", "cms-swarm-verify", node, "pi1", ok="task ok", timeout=10), node, env)
+            for node in nodes))
+
+    assert asyncio.run(all_nodes()) == ["task ok"] * len(nodes)
+    assert looks <= 4, f"{looks} polls of the leader for {len(nodes)} nodes"
+
+
 # -- runs through the runner ------------------------------------------------------------------
 @pytest.fixture
 def ports() -> Iterator[int]:

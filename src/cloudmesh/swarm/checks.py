@@ -11,23 +11,43 @@ import asyncio
 import ipaddress
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cloudmesh.swarm.errors import VerifyError
 from cloudmesh.swarm.plan import Check, HttpAnswers, OverlayReach, TasksRunning
-from cloudmesh.swarm.transport import Transport
+from cloudmesh.swarm.transport import Result, Transport
 
 POLL = 0.5  # seconds between two looks at what a check waits for
+
+
+class SharedLooks:
+    """One look at a time at the same thing: checks of many hosts that wait on one command on
+    one host (every node's task check polls `docker service ps` on the leader) share the look
+    in flight or one younger than `POLL`, so a Pi leading 24 nodes answers one poll per
+    interval, not 24."""
+
+    def __init__(self) -> None:
+        self._latest: dict[tuple[str, str], tuple[float, asyncio.Future[Result]]] = {}
+
+    async def run(self, transport: Transport, host: str, command: str) -> Result:
+        key, now = (host, command), time.monotonic()
+        found = self._latest.get(key)
+        if found is None or (found[1].done() and now - found[0] >= POLL):
+            found = (now, asyncio.ensure_future(transport.run(command, sudo=True, timeout=30)))
+            self._latest[key] = found
+        return await asyncio.shield(found[1])  # one waiter cancelled leaves the look to others
 
 
 @dataclass(frozen=True)
 class CheckEnv:
     """What a check may use beyond its own host: the connections, each host's hostname, and
-    the hosts running the same check now (in inventory order; overlay peers come from them)."""
+    the hosts running the same check now (in inventory order; overlay peers come from them);
+    `looks` shares polls between them."""
 
     transports: Mapping[str, Transport]
     hostnames: Mapping[str, str]
     together: tuple[str, ...]
+    looks: SharedLooks = field(default_factory=SharedLooks)
 
 
 @dataclass(frozen=True)
@@ -86,7 +106,7 @@ async def tasks_running(check: TasksRunning, host: str, env: CheckEnv) -> str:
     deadline = time.monotonic() + check.timeout
     why = ""
     while True:
-        result = await env.transports[check.via].run(check.command(), sudo=True, timeout=30)
+        result = await env.looks.run(env.transports[check.via], check.via, check.command())
         tasks = parse_tasks(result.stdout)
         if check.node in tasks.running:
             return check.ok
@@ -126,7 +146,7 @@ async def answers(address: str, port: int, expected: str | None, deadline: float
 
 async def task_address(check: OverlayReach, host: str, env: CheckEnv) -> str:
     """The overlay address of `host`'s test task; VerifyError (for `host`) without one."""
-    result = await env.transports[host].run(check.address_command(), sudo=True, timeout=30)
+    result = await env.looks.run(env.transports[host], host, check.address_command())  # peers ask too
     if not result.ok or not result.stdout.strip():
         raise VerifyError(host, "test task has no overlay address")
     try:
