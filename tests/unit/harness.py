@@ -7,6 +7,7 @@ the runner one FakeTransport per host (k0sctl's rigtest MockRunner, httpx's Mock
 
 from __future__ import annotations
 
+import io
 import re
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -18,6 +19,8 @@ from cloudmesh.swarm.facts import PROBE_SCRIPT, parse_facts
 from cloudmesh.swarm.inventory import Inventory, managers
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phase_context import Context
+from cloudmesh.swarm.plan import Check, Step
+from cloudmesh.swarm.report import Reporter
 from cloudmesh.swarm.transport import Result, SshTarget, Transport
 
 from .probes import at_now, probe
@@ -174,3 +177,20 @@ def verify_answer(name: str, command: str, hosts: tuple[str, ...]) -> Result | N
         peer = re.search(r"nc -w 5 10\.0\.1\.(\d+) 80", command)
         return Result(0, f"HTTP/1.0 200 OK\r\n\r\npi{peer.group(1) if peer else '?'}\n", "")
     return None
+
+
+class StepRecorder(Reporter):
+    """A quiet reporter that keeps every step and check it is told about, per host, as
+    (description, what --dry-run shows); what it printed is in `out` and `errors`."""
+
+    def __init__(self) -> None:
+        self.out, self.errors = io.StringIO(), io.StringIO()
+        super().__init__(file=self.out, err=self.errors, live=False)
+        self.seen: dict[str, list[tuple[str, str]]] = {}
+
+    def said(self) -> str:
+        return self.out.getvalue() + self.errors.getvalue()
+
+    def step(self, host: str, step: Step | Check, dry_run: bool = False) -> None:
+        self.seen.setdefault(host, []).append((step.description, step.shown()))
+        super().step(host, step, dry_run)

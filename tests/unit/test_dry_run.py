@@ -19,12 +19,11 @@ from cloudmesh.swarm.commands import COMMANDS
 from cloudmesh.swarm.facts import PROBE_SCRIPT
 from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
-from cloudmesh.swarm.plan import Secret, Step
-from cloudmesh.swarm.report import Reporter
+from cloudmesh.swarm.plan import Secret
 from cloudmesh.swarm.runner import Runner
 from cloudmesh.swarm.transport import Result
 
-from .harness import Lab, named_inventory, serve_hostnames, verify_answer
+from .harness import Lab, StepRecorder, named_inventory, serve_hostnames, verify_answer
 from .probes import node_row, probe, swarm_info
 
 ENGINE = "26.1.5+dfsg1-9+b1"
@@ -201,20 +200,10 @@ DIFFERS = {
 }
 
 
-class Recording(Reporter):
-    """A reporter that keeps every step it is told about: (description, command shown)."""
+class Recording(StepRecorder):
+    """The steps of one run, and its exit code."""
 
-    def __init__(self) -> None:
-        super().__init__(file=io.StringIO(), err=io.StringIO(), live=False)
-        self.seen: dict[str, list[tuple[str, str]]] = {}
-        self.code = -1  # the run's exit code
-
-    def said(self) -> str:
-        return "".join(f.file.getvalue() for f in (self.console, self.err))  # type: ignore[attr-defined]
-
-    def step(self, host: str, step: Step, dry_run: bool = False) -> None:
-        self.seen.setdefault(host, []).append((step.description, step.shown()))
-        super().step(host, step, dry_run)
+    code = -1
 
 
 def _inventory(case: str) -> Inventory:

@@ -5,7 +5,6 @@ real run runs, clean-up included, and a failed check fails only the host it was 
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,12 +19,11 @@ from cloudmesh.swarm.inventory import Inventory
 from cloudmesh.swarm.options import RunOptions
 from cloudmesh.swarm.phases import verify
 from cloudmesh.swarm.phases.verify import VerifyPhase
-from cloudmesh.swarm.plan import Check, Step, TasksRunning
-from cloudmesh.swarm.report import Reporter
+from cloudmesh.swarm.plan import TasksRunning
 from cloudmesh.swarm.runner import Runner
 from cloudmesh.swarm.transport import Result
 
-from .harness import FakeTransport, Lab, serve_hostnames, verify_answer
+from .harness import FakeTransport, Lab, StepRecorder, serve_hostnames, verify_answer
 from .probes import node_row, probe, swarm_info
 
 HOSTS = ("pi1", "pi2", "pi3")
@@ -139,21 +137,8 @@ def loopback(port: int) -> Inventory:
         {"name": h, "address": f"127.0.0.{i}"} for i, h in enumerate(HOSTS, 1)]})
 
 
-class Recorder(Reporter):
-    """Every step and check as (description, what --dry-run shows), per host."""
-
-    def __init__(self) -> None:
-        self.out, self.errors = io.StringIO(), io.StringIO()
-        super().__init__(file=self.out, err=self.errors)
-        self.seen: dict[str, list[tuple[str, str]]] = {}
-
-    def step(self, host: str, step: Step | Check, dry_run: bool = False) -> None:
-        self.seen.setdefault(host, []).append((step.description, step.shown()))
-        super().step(host, step, dry_run)
-
-
-def verify_run(port: int, lab: Lab, **options: object) -> tuple[int, Recorder]:
-    reporter = Recorder()
+def verify_run(port: int, lab: Lab, **options: object) -> tuple[int, StepRecorder]:
+    reporter = StepRecorder()
     code = run_action("verify", loopback(port), RunOptions(verify_port=port, **options),  # type: ignore[arg-type]
                       reporter, connector=lab.connect)
     return code, reporter
@@ -210,7 +195,7 @@ def test_an_unchanged_swarm_reuses_an_earlier_pass_and_runs_nothing(ports: int) 
     lab = Lab(swarm_host())
 
     async def twice() -> tuple[Runner, int]:
-        runner = Runner(loopback(ports), RunOptions(verify_port=ports), Recorder(), lab.connect)
+        runner = Runner(loopback(ports), RunOptions(verify_port=ports), StepRecorder(), lab.connect)
         await runner.connect()
         assert await runner.run_phase(VerifyPhase())  # passes: remembered
         before = len(lab.commands())
